@@ -1,0 +1,1 @@
+"""The Rasa assistant: training data, custom NLU components and custom actions."""

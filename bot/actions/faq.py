@@ -1,0 +1,45 @@
+"""Informational questions answered from the knowledge base (hybrid FAISS + lexical search)."""
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.common import default_kb, language, say
+from retrieval.client import KBClient, KBUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBClient) -> Optional[List[EventType]]:
+    """Answer the latest message from the KB if the KB is confident; None otherwise."""
+    text = tracker.latest_message.get("text") or ""
+    try:
+        hit = kb.best(text)
+    except KBUnavailable:
+        log.warning("knowledge base unavailable")
+        return None
+    if hit is None or not hit.confident:
+        return None
+    lang = language(tracker)
+    dispatcher.utter_message(text=hit.answer(lang))
+    return [SlotSet("kb_entry", hit.id), SlotSet("kb_score", round(hit.score, 4))]
+
+
+class ActionAnswerFAQ(Action):
+    def __init__(self, kb: Optional[KBClient] = None) -> None:
+        self._kb = kb
+
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
+        if events is None:
+            say(dispatcher, "utter_faq_not_sure")
+            return [SlotSet("kb_entry", None), SlotSet("kb_score", None)]
+        return events

@@ -1,0 +1,1 @@
+"""Channels and the FastAPI gateway that hosts them."""

@@ -1,0 +1,48 @@
+"""The FastAPI gateway: channels, KB search and health, with the Rasa engine and KB opened once."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from cskh.assistant import Assistant
+from cskh.settings import Settings, get_settings
+from connectors import rest
+from retrieval import api as kb_api
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cskh.setup import open_kb, ensure_database
+
+        settings.check_production()
+        ensure_database(settings)
+        app.state.kb = open_kb(settings)
+        app.state.assistant = Assistant.load(settings)
+        log.info("cskh ready on %s", settings.public_url)
+        yield
+
+    app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
+    app.include_router(rest.router)
+    app.include_router(kb_api.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(status_code=422, content={"error": reasons})
+
+    @app.get("/health", tags=["ops"])
+    async def health(request: Request) -> dict:
+        assistant: Assistant = request.app.state.assistant
+        return {"status": "ok", "model": assistant.model_path.name, "kb_entries": len(request.app.state.kb.entries)}
+
+    return app

@@ -1,0 +1,66 @@
+"""Rasa's REST channel contract: POST /webhooks/rest/webhook {"sender", "message"} → [messages]."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError, constr, validator
+
+from cskh.assistant import Assistant
+from cskh.settings import get_settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks/rest", tags=["channels"])
+
+
+class RestMessage(BaseModel):
+    sender: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+    message: constr(strict=True)  # type: ignore[valid-type]
+    metadata: Optional[Dict[str, Any]] = None
+
+    @validator("sender")
+    def _printable_sender(cls, value: str) -> str:
+        if not value.strip() or not value.isprintable():
+            raise ValueError("sender must be printable text")
+        return value
+
+    @validator("message")
+    def _has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message is empty")
+        return value
+
+
+def error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": reason})
+
+
+@router.post("/webhook")
+async def webhook(request: Request) -> Any:
+    settings = get_settings()
+    body = await request.body()
+    if len(body) > settings.max_message_chars * 4 + 1024:
+        return error(413, f"request body too large (message limit {settings.max_message_chars} characters)")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return error(400, "body must be JSON (UTF-8): {\"sender\": \"...\", \"message\": \"...\"}")
+    if not isinstance(payload, dict):
+        return error(400, "body must be a JSON object with sender and message")
+    try:
+        message = RestMessage.parse_obj(payload)
+    except ValidationError as invalid:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
+        return error(422, reasons)
+    if len(message.message) > settings.max_message_chars:
+        return error(413, f"message longer than {settings.max_message_chars} characters")
+    assistant: Assistant = request.app.state.assistant
+    try:
+        replies: List[Dict[str, Any]] = await assistant.handle(message.sender, message.message, message.metadata)
+    except Exception:  # the engine failed: say so clearly instead of a 500
+        log.exception("engine failed for sender %s", message.sender)
+        return error(503, "the assistant is temporarily unavailable, please retry")
+    return replies

@@ -1,0 +1,1 @@
+"""cskh: a Vietnamese-first customer-service assistant (Rasa dialogue, FAISS knowledge base)."""

