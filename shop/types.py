@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Dict, Optional, Tuple
+
+from cskh.text import fold as fold_text
 
 
 class OrderStatus(str, Enum):
@@ -42,9 +43,7 @@ class RequestKind(str, Enum):
 
 def fold(text: str) -> str:
     """Lower-case and strip Vietnamese diacritics ("Trắng" -> "trang", "đen" -> "den")."""
-    decomposed = unicodedata.normalize("NFD", text.strip().lower())
-    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return bare.replace("đ", "d")
+    return fold_text(text.strip().lower())
 
 
 @dataclass(frozen=True)

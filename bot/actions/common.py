@@ -120,7 +120,11 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
         candidates.pop(REQUESTED_SLOT, None)
         activating = tracker.active_loop.get("name") != self.form_name()
 
-        if not activating and self._is_interruption(intent, requested, candidates):
+        by_entity = bool(requested) and candidates.get(requested) is not None
+        if requested in FREE_TEXT_SLOTS and not by_entity and not activating:
+            candidates[requested] = text.strip()
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        if not activating and self._is_interruption(intent, confidence, requested, by_entity):
             return [ActionExecutionRejected(self.form_name())]
 
         slots = dict(tracker.slots)
@@ -128,8 +132,6 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
         if requested == "new_phone" and "phone" in candidates:
             updates["new_phone"] = candidates.pop("phone")
             updates["phone"] = slots.get("verified_phone")
-        if requested in FREE_TEXT_SLOTS and requested not in candidates and not activating:
-            candidates[requested] = text.strip()
 
         updates.update(self._verify(candidates, slots, dispatcher))
         slots.update(updates)
@@ -158,13 +160,22 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
         next_slot = next((s for s in required if slots.get(s) is None), None)
         return events + [SlotSet(REQUESTED_SLOT, next_slot)]
 
-    def _is_interruption(self, intent: str, requested: Optional[str], candidates: Dict[str, Any]) -> bool:
+    def _is_interruption(self, intent: str, confidence: float, requested: Optional[str], by_entity: bool) -> bool:
+        """Whether this message is not an answer to the form's question (rules then handle it).
+
+        A message that fills the requested slot is an answer, even if NLU heard another task in
+        it ("tai nghe bị lỗi" may sound like a warranty claim while a return asks why; "tủ không
+        lạnh nữa" like a cancellation while a warranty claim asks for the fault); only a confident
+        other task that merely repeats the order code or phone switches tasks. Chit-chat and
+        questions fill only slots that an entity filled, never free-text ones.
+        """
         if intent in STOP_INTENTS:
             return True
-        if intent in TASK_INTENTS and intent != self.trigger_intent:
-            return True
         if intent in CHAT_INTENTS:
-            return not (requested and candidates.get(requested) is not None)
+            return not by_entity
+        if intent in TASK_INTENTS and intent != self.trigger_intent:
+            answered = by_entity or requested in FREE_TEXT_SLOTS
+            return not answered or (requested in ("order_id", "phone") and confidence >= 0.8)
         return False
 
     def _verify(self, candidates: Dict[str, Any], slots: Dict[str, Any],
