@@ -78,6 +78,26 @@ class BackendAction(Action, abc.ABC):
     def name(self) -> Text: ...
 
 
+class OrderAction(BackendAction, abc.ABC):
+    """Acts on the order the customer verified in this conversation, looked up fresh."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        order = verified_order(tracker, self.backend)
+        if order is None:
+            say(dispatcher, "utter_verification_failed")
+            return clear_request_slots()
+        return await self.act(order, language(tracker), dispatcher, tracker)
+
+    @abc.abstractmethod
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]: ...
+
+
+def completed(reference: Optional[str]) -> List[EventType]:
+    """Events that end a request: its slots cleared, its reference remembered."""
+    return clear_request_slots() + ([SlotSet("last_reference", reference)] if reference else [])
+
+
 class OrderFormValidation(FormValidationAction, abc.ABC):
     """Validates one turn of an order form.
 

@@ -9,11 +9,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import (BackendAction, OrderFormValidation, clear_request_slots, default_backend, language, say,
-                                verified_order)
+from bot.actions.common import OrderAction, OrderFormValidation, clear_request_slots, completed, say
 from cskh import entities
 from cskh.formatting import day, vnd
-from shop import (InvalidRequest, ItemNotInOrder, Order, OrderNotModifiable, OrderStatus, OutOfStock, ShopBackend,
+from shop import (InvalidRequest, ItemNotInOrder, Order, OrderNotModifiable, OrderStatus, OutOfStock,
                   ShopError, VerificationFailed)
 
 log = logging.getLogger(__name__)
@@ -58,16 +57,12 @@ class ValidateOrderStatusForm(OrderFormValidation):
         return "validate_order_status_form"
 
 
-class ActionOrderStatus(BackendAction):
+class ActionOrderStatus(OrderAction):
     def name(self) -> Text:
         return "action_order_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        order = verified_order(tracker, self.backend)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
-        lang = language(tracker)
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         say(dispatcher, "utter_order_status", order_id=order.code, items=items_text(order), total=vnd(order.total),
             status=status_text(order, lang), detail=status_detail(order, lang))
         return clear_request_slots()
@@ -80,18 +75,14 @@ class ValidateOrderCancelForm(OrderFormValidation):
         return "validate_order_cancel_form"
 
 
-class ActionAskCancel(BackendAction):
+class ActionAskCancel(OrderAction):
     """After verification: refuse (shipping, delivered…) or ask the customer to confirm."""
 
     def name(self) -> Text:
         return "action_ask_cancel"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        order = verified_order(tracker, self.backend)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
-        lang = language(tracker)
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         if not order.can_modify:
             explain_not_modifiable(dispatcher, order, lang)
             return clear_request_slots()
@@ -100,28 +91,27 @@ class ActionAskCancel(BackendAction):
         return [SlotSet("pending_confirmation", "cancel")]
 
 
-class ActionConfirm(BackendAction):
+class ActionConfirm(OrderAction):
     """The customer said yes: carry out what is waiting for confirmation."""
 
     def name(self) -> Text:
         return "action_confirm"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        pending = tracker.get_slot("pending_confirmation")
-        if pending != "cancel":
+        if tracker.get_slot("pending_confirmation") != "cancel":
             say(dispatcher, "utter_anything_else")
             return []
-        order = verified_order(tracker, self.backend)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
+        return await super().run(dispatcher, tracker, domain)
+
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         try:
             request = self.backend.cancel_order(order.code, order.phone)
         except OrderNotModifiable:
-            explain_not_modifiable(dispatcher, self.backend.get_order(order.code, order.phone), language(tracker))
+            explain_not_modifiable(dispatcher, self.backend.get_order(order.code, order.phone), lang)
             return clear_request_slots()
         say(dispatcher, "utter_cancel_done", order_id=order.code, reference=request.reference)
-        return clear_request_slots() + [SlotSet("last_reference", request.reference)]
+        return completed(request.reference)
 
 
 class ActionDecline(Action):
@@ -187,16 +177,12 @@ class ValidateOrderChangeForm(OrderFormValidation):
         return {slot: value}
 
 
-class ActionSubmitChange(BackendAction):
+class ActionSubmitChange(OrderAction):
     def name(self) -> Text:
         return "action_submit_change"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        order = verified_order(tracker, self.backend)
-        lang = language(tracker)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         if not order.can_modify:
             explain_not_modifiable(dispatcher, order, lang)
             return clear_request_slots()
@@ -220,7 +206,7 @@ class ActionSubmitChange(BackendAction):
             say(dispatcher, "utter_backend_error")
             return clear_request_slots()
         say(dispatcher, "utter_change_done", order_id=order.code, change=change, reference=request.reference)
-        return clear_request_slots() + [SlotSet("last_reference", request.reference)]
+        return completed(request.reference)
 
     def _apply(self, order: Order, field: Optional[str], tracker: Tracker, lang: str):
         en = lang == "en"

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import STOP_INTENTS, TASK_INTENTS, BackendAction, default_backend, language, say
+from bot.actions.common import STOP_INTENTS, TASK_INTENTS, BackendAction, language, say
 from cskh.formatting import day, vnd
 from shop import Product, ProductNotFound, ShopBackend
 

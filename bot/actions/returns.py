@@ -5,11 +5,10 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.common import BackendAction, OrderFormValidation, clear_request_slots, language, say, verified_order
+from bot.actions.common import OrderAction, OrderFormValidation, clear_request_slots, completed, say
 from bot.actions.orders import status_text
 from cskh import entities
 from cskh.formatting import day, vnd
@@ -74,16 +73,12 @@ class ValidateReturnForm(OrderFormValidation):
         return {slot: value}
 
 
-class ActionSubmitReturn(BackendAction):
+class ActionSubmitReturn(OrderAction):
     def name(self) -> Text:
         return "action_submit_return"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        order = verified_order(tracker, self.backend)
-        lang = language(tracker)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         if order.status != OrderStatus.DELIVERED:
             say(dispatcher, "utter_return_not_delivered", order_id=order.code, status=status_text(order, lang))
             return clear_request_slots()
@@ -124,7 +119,4 @@ class ActionSubmitReturn(BackendAction):
             say(dispatcher, response, order_id=order.code, days=days, warranty_end=day(warranty.ends_on))
         else:
             say(dispatcher, "utter_return_not_delivered", order_id=order.code, status=status_text(order, lang))
-        events = clear_request_slots()
-        if request is not None:
-            events.append(SlotSet("last_reference", request.reference))
-        return events
+        return completed(request.reference if request else None)

@@ -6,11 +6,10 @@ import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.common import BackendAction, OrderFormValidation, clear_request_slots, language, say, verified_order
+from bot.actions.common import OrderAction, OrderFormValidation, clear_request_slots, completed, say
 from bot.actions.returns import pick_item_slot, validate_order_product
 from cskh.formatting import day
 from cskh.text import normalize_folded
@@ -50,16 +49,12 @@ class ValidateWarrantyForm(OrderFormValidation):
         return {slot: value}
 
 
-class ActionSubmitWarranty(BackendAction):
+class ActionSubmitWarranty(OrderAction):
     def name(self) -> Text:
         return "action_submit_warranty"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        order = verified_order(tracker, self.backend)
-        lang = language(tracker)
-        if order is None:
-            say(dispatcher, "utter_verification_failed")
-            return clear_request_slots()
+    async def act(self, order: Order, lang: str, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> List[EventType]:
         if order.status != OrderStatus.DELIVERED:
             say(dispatcher, "utter_warranty_not_delivered", order_id=order.code)
             return clear_request_slots()
@@ -83,4 +78,4 @@ class ActionSubmitWarranty(BackendAction):
             return clear_request_slots()
         say(dispatcher, "utter_warranty_valid", product=status.product_name, ends_on=day(status.ends_on),
             reference=request.reference, loan=LOAN[lang] if status.loan_device_eligible else "")
-        return clear_request_slots() + [SlotSet("last_reference", request.reference)]
+        return completed(request.reference)
