@@ -56,6 +56,16 @@ def open_kb(settings: Settings) -> KnowledgeBase:
     return build_kb(source, index_dir, model)
 
 
+KEEP_MODELS = 5
+
+
+def prune_models(model_dir: Path, keep: int = KEEP_MODELS) -> None:
+    """Keep the newest `keep` models (older ones are only disk)."""
+    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[keep:]:
+        old.unlink()
+
+
 def train(force: bool = False, out: Optional[Path] = None) -> int:
     """`rasa train` on this repository's data; Rasa itself skips training when nothing changed."""
     command = [sys.executable, "-m", "rasa", "train", "--config", str(ROOT / "config.yml"),
@@ -63,4 +73,7 @@ def train(force: bool = False, out: Optional[Path] = None) -> int:
                "--out", str(out or ROOT / "models")]
     if force:
         command.append("--force")
-    return subprocess.call(command, cwd=ROOT)
+    code = subprocess.call(command, cwd=ROOT)
+    if code == 0:
+        prune_models(out or ROOT / "models")
+    return code
