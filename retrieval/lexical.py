@@ -2,14 +2,25 @@
 
 Vietnamese words are mostly two or three syllables ("bảo hành", "giao hàng"), so syllable
 bigrams carry much of the meaning; folding makes "bao hanh" and "bảo hành" the same term.
+
+Storage works like a search engine's segments: the bulk of the documents sit in a sparse
+term matrix (scipy CSC, BM25 term-frequency weights computed once), new documents go to a small
+in-memory delta, removals are a mask, and `compact()` folds the delta in. IDF is computed at
+query time from live document frequencies, so adds and removals are visible at once. Document
+length is normalised against the average length at the last compaction.
 """
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from typing import Dict, List, Sequence
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy import sparse
 
 from cskh.text import normalize_folded, tokens
+
+DELTA_LIMIT = 5000  # compact once the delta holds this many documents
 
 
 def terms(text: str) -> List[str]:
@@ -20,45 +31,131 @@ def terms(text: str) -> List[str]:
 class BM25:
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
-        self._postings: Dict[str, Dict[int, int]] = defaultdict(dict)
-        self._lengths: Dict[int, int] = {}
-        self._total = 0
+        self._vocab: Dict[str, int] = {}
+        self._matrix: sparse.csc_matrix = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._row_ids = np.zeros(0, dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._row_of: Dict[int, int] = {}
+        self._delta: Dict[int, Counter] = {}
+        self._df: Counter = Counter()
+        self._avgdl = 1.0
+
+    def __len__(self) -> int:
+        return int(self._alive.sum()) + len(self._delta)
+
+    # ---- writing ---------------------------------------------------------------------------
 
     def add(self, doc_id: int, text: str) -> None:
+        self.remove(doc_id)
         counts = Counter(terms(text))
-        for term, tf in counts.items():
-            self._postings[term][doc_id] = tf
-        length = sum(counts.values())
-        self._lengths[doc_id] = length
-        self._total += length
+        self._delta[doc_id] = counts
+        self._df.update(counts.keys())
+        if len(self._delta) >= DELTA_LIMIT:
+            self.compact()
+
+    def add_many(self, docs: Iterable[Tuple[int, str]]) -> None:
+        for doc_id, text in docs:
+            counts = Counter(terms(text))
+            self.remove(doc_id)
+            self._delta[doc_id] = counts
+            self._df.update(counts.keys())
+        self.compact()
 
     def remove(self, doc_id: int) -> None:
-        length = self._lengths.pop(doc_id, None)
-        if length is None:
-            return
-        self._total -= length
-        for postings in self._postings.values():
-            postings.pop(doc_id, None)
+        counts = self._delta.pop(doc_id, None)
+        if counts is None:
+            row = self._row_of.pop(doc_id, None)
+            if row is None or not self._alive[row]:
+                return
+            self._alive[row] = False
+            counts = self._row_counts(row)
+        self._df.subtract(counts.keys())
+
+    def compact(self) -> None:
+        """Rebuild the matrix from the live documents (main rows and delta)."""
+        docs: List[Tuple[int, Counter]] = [(int(self._row_ids[row]), self._row_counts(row))
+                                           for row in np.flatnonzero(self._alive)]
+        docs += list(self._delta.items())
+        self._delta = {}
+        lengths = np.array([sum(c.values()) for _, c in docs], dtype=np.float32)
+        self._avgdl = float(lengths.mean()) if len(docs) else 1.0
+        rows, cols, tfs = [], [], []
+        for row, (_, counts) in enumerate(docs):
+            for term, tf in counts.items():
+                col = self._vocab.setdefault(term, len(self._vocab))
+                rows.append(row)
+                cols.append(col)
+                tfs.append(tf)
+        tf = np.asarray(tfs, dtype=np.float32)
+        norm = self.k1 * (1 - self.b + self.b * lengths[np.asarray(rows, dtype=np.int64)] / self._avgdl) if rows else tf
+        weights = tf * (self.k1 + 1) / (tf + norm)
+        self._matrix = sparse.csc_matrix((weights, (rows, cols)), shape=(len(docs), len(self._vocab)),
+                                         dtype=np.float32)
+        self._tf = sparse.csr_matrix((tf, (rows, cols)), shape=(len(docs), len(self._vocab)), dtype=np.float32)
+        self._row_ids = np.array([doc_id for doc_id, _ in docs], dtype=np.int64)
+        self._alive = np.ones(len(docs), dtype=bool)
+        self._row_of = {doc_id: row for row, (doc_id, _) in enumerate(docs)}
+
+    def _row_counts(self, row: int) -> Counter:
+        start, end = self._tf.indptr[row], self._tf.indptr[row + 1]
+        inverse = self._inverse_vocab()
+        return Counter({inverse[c]: int(v) for c, v in zip(self._tf.indices[start:end], self._tf.data[start:end])})
+
+    def _inverse_vocab(self) -> List[str]:
+        if getattr(self, "_inverse", None) is None or len(self._inverse) != len(self._vocab):
+            self._inverse = [""] * len(self._vocab)
+            for term, col in self._vocab.items():
+                self._inverse[col] = term
+        return self._inverse
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def _idf(self, term: str, n: int) -> float:
+        df = max(self._df.get(term, 0), 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def top(self, query: str, n: int = 100) -> List[Tuple[int, float]]:
+        """The n best (doc id, score) pairs, best first."""
+        live = len(self)
+        if live == 0:
+            return []
+        query_terms = set(terms(query))
+        scores = np.zeros(self._matrix.shape[0], dtype=np.float32)
+        for term in query_terms:
+            col = self._vocab.get(term)
+            if col is None or col >= self._matrix.shape[1]:
+                continue
+            start, end = self._matrix.indptr[col], self._matrix.indptr[col + 1]
+            if start == end:
+                continue
+            scores[self._matrix.indices[start:end]] += self._idf(term, live) * self._matrix.data[start:end]
+        scores[~self._alive] = 0.0
+        found: List[Tuple[int, float]] = []
+        nonzero = np.flatnonzero(scores)
+        if len(nonzero):
+            best = nonzero[np.argsort(-scores[nonzero])[:n]] if len(nonzero) > n else nonzero
+            found = [(int(self._row_ids[r]), float(scores[r])) for r in best]
+        for doc_id, counts in self._delta.items():
+            score = self._delta_score(counts, query_terms, live)
+            if score > 0:
+                found.append((doc_id, score))
+        found.sort(key=lambda pair: pair[1], reverse=True)
+        return found[:n]
+
+    def _delta_score(self, counts: Counter, query_terms: set, live: int) -> float:
+        length = sum(counts.values())
+        score = 0.0
+        for term in query_terms & counts.keys():
+            tf = counts[term]
+            norm = tf + self.k1 * (1 - self.b + self.b * length / self._avgdl)
+            score += self._idf(term, live) * tf * (self.k1 + 1) / norm
+        return score
 
     def scores(self, query: str) -> Dict[int, float]:
-        n = len(self._lengths)
-        if n == 0:
-            return {}
-        avgdl = self._total / n
-        result: Dict[int, float] = defaultdict(float)
-        for term in set(terms(query)):
-            postings = self._postings.get(term)
-            if not postings:
-                continue
-            idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-            for doc_id, tf in postings.items():
-                norm = tf + self.k1 * (1 - self.b + self.b * self._lengths[doc_id] / avgdl)
-                result[doc_id] += idf * tf * (self.k1 + 1) / norm
-        return dict(result)
+        return dict(self.top(query, n=len(self)))
 
 
-def build(texts: Sequence[str]) -> BM25:
-    index = BM25()
-    for doc_id, text in enumerate(texts):
-        index.add(doc_id, text)
+def build(docs: Sequence[Tuple[int, str]], index: Optional[BM25] = None) -> BM25:
+    index = index or BM25()
+    index.add_many(docs)
     return index
