@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from cskh.assistant import Assistant
 from cskh.settings import Settings, get_settings
 from connectors import rest
+from retrieval import admin as kb_admin
 from retrieval import api as kb_api
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,14 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from cskh.setup import open_kb, ensure_database
+        from cskh.setup import ensure_database, open_kb
+        from retrieval.overrides import OverrideStore
+        from shop import make_engine
 
         settings.check_production()
         ensure_database(settings)
-        app.state.kb = open_kb(settings)
+        app.state.kb_overrides = OverrideStore(make_engine(settings.app_database_url))
+        app.state.kb = open_kb(settings, app.state.kb_overrides)
         app.state.assistant = Assistant.load(settings)
         log.info("cskh ready on %s", settings.public_url)
         yield
@@ -34,6 +38,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     app.include_router(rest.router)
     app.include_router(kb_api.router)
+    app.include_router(kb_admin.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

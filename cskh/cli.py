@@ -187,6 +187,88 @@ def cmd_kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kb_for(model: str):
+    from cskh.settings import get_settings
+    from retrieval.corpus import load_source
+    from retrieval.encoder import Encoder
+    from retrieval.search import Fusion, KnowledgeBase
+
+    return KnowledgeBase.build(load_source(get_settings().kb_source_dir), Encoder(model), Fusion(encoder=model))
+
+
+def _finetuned(value: Optional[str]) -> Optional[str]:
+    from cskh.settings import ROOT
+    from retrieval.finetune import latest
+
+    if value in (None, "none"):
+        return None
+    if value == "latest":
+        found = latest(ROOT / "models" / "embedder")
+        return str(found.relative_to(ROOT)) if found else None
+    return value
+
+
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path as _Path
+
+    from cskh.settings import get_settings
+    from retrieval.evaluate import HEADER, QUESTIONS, load_questions, row, split, tune_and_measure
+
+    questions = load_questions(_Path(args.questions) if args.questions else QUESTIONS)
+    dev, test = split(questions)
+    print(f"questions: {len(questions)} (dev {len(dev)}, test {len(test)}: "
+          f"{sum(q.entry is not None for q in test)} answerable, {sum(q.entry is None for q in test)} unanswerable)")
+    base = get_settings().embedding_model
+    configs = [("dense only", base, "dense"), ("lexical only (BM25)", base, "lexical"), ("hybrid", base, "hybrid")]
+    finetuned = _finetuned(args.finetuned)
+    if finetuned:
+        configs += [("dense only, fine-tuned encoder", finetuned, "dense"),
+                    ("hybrid, fine-tuned encoder", finetuned, "hybrid")]
+    kbs = {}
+    lines, styles, tuned = [], {}, {}
+    for name, model, mode in configs:
+        kb = kbs.get(model) or kbs.setdefault(model, _kb_for(model))
+        fusion, metrics, by_style = tune_and_measure(kb, questions, mode)
+        lines.append(row(name, metrics))
+        styles[name] = by_style
+        tuned[(model, mode)] = fusion
+        print(f"tuned {name}: method={fusion.method} w={fusion.dense_weight} s={fusion.saturation} "
+              f"threshold={fusion.threshold:.3f}", file=sys.stderr)
+    print(HEADER)
+    print("\n".join(lines))
+    all_styles = sorted({s for by in styles.values() for s in by})
+    print("\nhit@1 by question style (test split)\n")
+    print("| configuration | " + " | ".join(all_styles) + " |\n|---|" + "---|" * len(all_styles))
+    for name, by in styles.items():
+        print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
+    if args.write:
+        model = args.write_for or base
+        tuned[(_finetuned(model) or model, "hybrid")].save()
+        print(f"\nwrote retrieval/fusion.json for {model}", file=sys.stderr)
+    return 0
+
+
+def cmd_kb_finetune(args: argparse.Namespace) -> int:
+    from cskh.settings import ROOT, get_settings
+    from retrieval.corpus import load_source
+    from retrieval.evaluate import load_questions, tune_and_measure
+    from retrieval.finetune import finetune
+
+    settings = get_settings()
+    entries = load_source(settings.kb_source_dir)
+    out = finetune(settings.embedding_model, entries, ROOT / "models" / "embedder", epochs=args.epochs)
+    name = str(out.relative_to(ROOT))
+    print(f"saved {name}")
+    questions = load_questions()
+    print("| encoder | dense hit@1 | hybrid hit@1 | hybrid MRR |\n|---|---|---|---|")
+    for label, model in (("before: " + settings.embedding_model, settings.embedding_model), ("after: " + name, name)):
+        kb = _kb_for(model)
+        _, dense, _ = tune_and_measure(kb, questions, "dense")
+        _, hybrid, _ = tune_and_measure(kb, questions, "hybrid")
+        print(f"| {label} | {dense.hit1:.3f} | {hybrid.hit1:.3f} | {hybrid.mrr:.3f} |")
+    return 0
+
+
 def cmd_db_seed(args: argparse.Namespace) -> int:
     from cskh.settings import get_settings
     from cskh.setup import ensure_database
@@ -230,6 +312,16 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--queries", required=True)
     search.add_argument("--top-k", type=int, default=5)
     search.set_defaults(func=cmd_kb_search)
+
+    evaluate = kb.add_parser("eval", help="quality table on the Vietnamese test set (tuned on its dev split)")
+    evaluate.add_argument("--questions", help="JSONL of {id, text, entry|null, style}")
+    evaluate.add_argument("--finetuned", default="latest", help="fine-tuned encoder dir, 'latest' or 'none'")
+    evaluate.add_argument("--write", action="store_true", help="save the tuned hybrid to retrieval/fusion.json")
+    evaluate.add_argument("--write-for", help="encoder whose tuned hybrid --write saves (default: CSKH_EMBEDDING_MODEL)")
+    evaluate.set_defaults(func=cmd_kb_eval)
+    tune = kb.add_parser("finetune", help="fine-tune the embedder on the KB's question variants; before/after")
+    tune.add_argument("--epochs", type=int, default=1)
+    tune.set_defaults(func=cmd_kb_finetune)
 
     db = sub.add_parser("db", help="shop database").add_subparsers(dest="db_command", required=True)
     db.add_parser("seed", help="drop and re-seed the demo shop (dates relative to today)").set_defaults(func=cmd_db_seed)

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     # Stores. SQLite files under var/ by default; PostgreSQL URLs work the same way.
     database_url: str = f"sqlite:///{ROOT / 'var' / 'shop.db'}"
     tracker_store_url: str = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
+    app_database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"  # KB edits (and later: handoff queue, users)
 
     # Rasa: the model directory (newest model wins) and the action server.
     model_dir: Path = ROOT / "models"
@@ -30,7 +31,7 @@ class Settings(BaseSettings):
     kb_index_dir: Path = ROOT / "var" / "kb_index"
     kb_url: Optional[str] = None  # where actions reach the KB; defaults to this gateway
     embedding_model: str = "all-MiniLM-L6-v2"
-    kb_min_score: float = 0.68
+    kb_min_score: Optional[float] = None  # override the tuned confidence threshold
 
     # Gateway limits.
     max_message_chars: int = 4000

