@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 model: models/.stamp
 models/.stamp: $(VENV)/.installed $(NLU_INPUTS)
-	$(CSKH) train
+	$(CSKH) train --force
 	mkdir -p models && touch $@
 
 kb: var/kb_index/meta.json

@@ -38,6 +38,10 @@ ABBREVIATIONS: Dict[str, str] = {
     "oke": "ok", "okie": "ok", "okela": "ok", "oki": "ok", "okê": "ok",
     "ship": "giao hàng", "shipper": "người giao hàng", "tg": "thời gian", "hcm": "hồ chí minh",
     "hn": "hà nội", "q": "quận", "p": "phường", "tp": "thành phố", "lm": "làm", "ns": "nói",
+    "tphcm": "hồ chí minh", "sg": "sài gòn", "nhiu": "nhiêu", "nhìu": "nhiều", "ch": "cửa hàng",
+    "tt": "thanh toán", "ng": "người", "rep": "trả lời", "ib": "nhắn tin", "tks": "cảm ơn", "v": "vậy",
+    "tr": "triệu", "cty": "công ty", "hnay": "hôm nay", "hqua": "hôm qua", "thui": "thôi", "bik": "biết",
+    "bjo": "bây giờ", "bgio": "bây giờ", "kh": "không", "khg": "không", "ak": "à", "uk": "ừ", "ukm": "ừ",
 }
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)

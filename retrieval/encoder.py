@@ -34,7 +34,8 @@ class Encoder:
 
         self.name = model
         self._model = SentenceTransformer(str(resolve_model(model)), device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         prepared: List[str] = [normalize(t) for t in texts]

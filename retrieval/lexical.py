@@ -12,6 +12,7 @@ length is normalised against the average length at the last compaction.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -23,9 +24,32 @@ from cskh.text import normalize_folded, tokens
 DELTA_LIMIT = 5000  # compact once the delta holds this many documents
 
 
+# Place names customers mention instead of saying "province": they mean the rules for provinces
+# other than TP.HCM and Hà Nội. Folded, lower case.
+PROVINCES = (
+    "an giang", "ba ria", "vung tau", "bac giang", "bac kan", "bac lieu", "bac ninh", "ben tre", "binh dinh",
+    "binh duong", "binh phuoc", "binh thuan", "ca mau", "can tho", "cao bang", "da nang", "dak lak", "dak nong",
+    "dien bien", "dong nai", "dong thap", "gia lai", "ha giang", "ha nam", "ha tinh", "hai duong", "hai phong",
+    "hau giang", "hoa binh", "hung yen", "khanh hoa", "nha trang", "kien giang", "phu quoc", "kon tum", "lai chau",
+    "lam dong", "da lat", "lang son", "lao cai", "long an", "nam dinh", "nghe an", "vinh", "ninh binh", "ninh thuan",
+    "phu tho", "phu yen", "quang binh", "quang nam", "hoi an", "quang ngai", "quang ninh", "ha long", "quang tri",
+    "soc trang", "son la", "tay ninh", "thai binh", "thai nguyen", "thanh hoa", "thua thien hue", "hue",
+    "tien giang", "tra vinh", "tuyen quang", "vinh long", "vinh phuc", "yen bai", "quy nhon", "buon ma thuot",
+    "pleiku", "rach gia", "con dao", "ly son", "cat ba",
+)
+_PROVINCE = re.compile(r"(?<![a-z])(" + "|".join(sorted(PROVINCES, key=len, reverse=True)) + r")(?![a-z])")
+SYNONYMS = (("sai gon", "ho chi minh"), ("thanh pho ho chi minh", "ho chi minh"))
+
+
 def terms(text: str) -> List[str]:
-    syllables = tokens(normalize_folded(text))
-    return syllables + [f"{a}_{b}" for a, b in zip(syllables, syllables[1:])]
+    folded = normalize_folded(text)
+    for variant, canonical in SYNONYMS:
+        folded = folded.replace(variant, canonical)
+    syllables = tokens(folded)
+    found = syllables + [f"{a}_{b}" for a, b in zip(syllables, syllables[1:])]
+    if _PROVINCE.search(folded):
+        found += ["tinh", "tinh_khac"]
+    return found
 
 
 class BM25:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "test-admin-token"
 
 
 def free_port() -> int:
@@ -39,6 +40,8 @@ def server(trained_model, tmp_path_factory) -> Iterator[str]:
                CSKH_TRACKER_STORE_URL=f"sqlite:///{work / 'tracker.db'}",
                CSKH_ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
                CSKH_MODEL_DIR=str(trained_model),
+               CSKH_APP_DATABASE_URL=f"sqlite:///{work / 'app.db'}",
+               CSKH_ADMIN_TOKEN=ADMIN_TOKEN,
                RASA_TELEMETRY_ENABLED="false")
     subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
