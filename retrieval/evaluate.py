@@ -85,13 +85,24 @@ def tune_ranking(questions: Sequence[Question], cands: Sequence[Candidates], mod
         return Fusion(mode=mode)
     grid = [Fusion(method="linear", dense_weight=w, saturation=s) for w in np.linspace(0, 1, 11) for s in (2.0, 4.0, 6.0, 10.0)]
     grid += [Fusion(method="zscore", dense_weight=w) for w in np.linspace(0, 1, 21)]
-    scored = []
-    for fusion in grid:
-        hit1, _, mrr = ranking_quality(questions, cands, fusion)
-        scored.append((hit1, mrr, fusion))
-    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    best = scored[0][2]
-    return replace(best, dense_weight=round(float(best.dense_weight), 3))
+    def best_of(subset: List[int]) -> Fusion:
+        qs, cs = [questions[i] for i in subset], [cands[i] for i in subset]
+        scored = []
+        for fusion in grid:
+            hit1, _, mrr = ranking_quality(qs, cs, fusion)
+            scored.append((hit1, mrr, fusion))
+        scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        return scored[0][2]
+
+    english = [i for i, c in enumerate(cands) if c.english]
+    best = best_of([i for i, c in enumerate(cands) if not c.english])
+    weight_en = None
+    if english:  # English queries keep the method, with their own weight
+        same_method = [f for f in grid if f.method == best.method and f.saturation == best.saturation]
+        qs, cs = [questions[i] for i in english], [cands[i] for i in english]
+        weight_en = max(same_method, key=lambda f: ranking_quality(qs, cs, f)[:2]).dense_weight
+    return replace(best, dense_weight=round(float(best.dense_weight), 3),
+                   dense_weight_en=None if weight_en is None else round(float(weight_en), 3))
 
 
 def calibrate(questions: Sequence[Question], cands: Sequence[Candidates], fusion: Fusion) -> Fusion:

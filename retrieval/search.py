@@ -17,6 +17,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from cskh.entities import detect_language
 from retrieval.corpus import Entry
 from retrieval.encoder import Encoder
 from retrieval.index import VectorIndex
@@ -34,6 +35,7 @@ class Fusion:
 
     method: str = "linear"          # "linear": w·cos + (1-w)·bm25/(bm25+s); "zscore": w·z(cos) + (1-w)·z(bm25)
     dense_weight: float = 0.5
+    dense_weight_en: Optional[float] = None  # English queries: the English encoder deserves more weight
     saturation: float = 6.0
     mode: str = "hybrid"            # "hybrid", "dense" or "lexical" (single-signal baselines)
     coef: Tuple[float, ...] = ()    # logistic calibrator over confidence_features(); empty = no calibrator
@@ -71,6 +73,7 @@ class Candidates:
 
     dense: Dict[str, float] = field(default_factory=dict)
     lexical: Dict[str, float] = field(default_factory=dict)
+    english: bool = False
 
     def entries(self) -> List[str]:
         return list(set(self.dense) | set(self.lexical))
@@ -89,6 +92,7 @@ def rank(candidates: Candidates, fusion: Fusion) -> List[Hit]:
         return []
     dense = {k: max(candidates.dense.get(k, 0.0), 0.0) for k in keys}
     lexical = {k: candidates.lexical.get(k, 0.0) for k in keys}
+    w = fusion.dense_weight_en if candidates.english and fusion.dense_weight_en is not None else fusion.dense_weight
     if fusion.mode == "dense":
         scores = dense
     elif fusion.mode == "lexical":
@@ -97,10 +101,9 @@ def rank(candidates: Candidates, fusion: Fusion) -> List[Hit]:
         dense_floor = min(candidates.dense.values()) if candidates.dense else 0.0
         zd = _zscores(candidates.dense, keys, dense_floor)
         zl = _zscores(lexical, keys, 0.0)
-        scores = {k: fusion.dense_weight * zd[k] + (1 - fusion.dense_weight) * zl[k] for k in keys}
+        scores = {k: w * zd[k] + (1 - w) * zl[k] for k in keys}
     else:
-        scores = {k: fusion.dense_weight * dense[k]
-                  + (1 - fusion.dense_weight) * lexical[k] / (lexical[k] + fusion.saturation) for k in keys}
+        scores = {k: w * dense[k] + (1 - w) * lexical[k] / (lexical[k] + fusion.saturation) for k in keys}
     hits = [Hit(k, float(scores[k]), dense[k], lexical[k]) for k in keys]
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits
@@ -176,7 +179,7 @@ class KnowledgeBase:
     # ---- search ------------------------------------------------------------------------------
 
     def candidates(self, text: str, vector: Optional[np.ndarray] = None) -> Candidates:
-        found = Candidates()
+        found = Candidates(english=detect_language(text) == "en")
         if not self.entries or not text.strip():
             return found
         if vector is None:

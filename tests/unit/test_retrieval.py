@@ -110,3 +110,63 @@ def test_kb_survives_a_save_and_load(kb, tmp_path):
     kb.save(tmp_path)
     loaded = KnowledgeBase.load(tmp_path, kb.encoder)
     assert loaded.search("hotline", k=1)[0].id == kb.search("hotline", k=1)[0].id
+
+
+def test_bm25_delta_and_compacted_matrix_score_the_same():
+    texts = ["phí giao hàng nội thành", "giao hàng đi tỉnh mấy ngày", "hotline tổng đài", "đổi trả trong 7 ngày"]
+    live = BM25()
+    for i, text in enumerate(texts):
+        live.add(i, text)  # all in the delta
+    compacted = BM25()
+    compacted.add_many(enumerate(texts))
+    assert [d for d, _ in live.top("giao hang")] == [d for d, _ in compacted.top("giao hang")]
+
+
+def test_bm25_removal_is_visible_before_compaction():
+    bm25 = BM25()
+    bm25.add_many(enumerate(["bảo hành 12 tháng", "bảo hành 24 tháng"]))
+    bm25.remove(0)
+    assert [d for d, _ in bm25.top("bao hanh")] == [1] and len(bm25) == 1
+
+
+def test_place_names_count_as_other_provinces():
+    assert "tinh" in terms("ship về Nghệ An mất mấy ngày")
+    assert "tinh" not in terms("ship nội thành hồ chí minh")
+    assert terms("ở sài gòn") == terms("ở hồ chí minh")
+
+
+def test_hnsw_index_masks_removed_vectors():
+    vectors = unit_vectors(500, 16, seed=3)
+    index = VectorIndex(16, kind="hnsw")
+    index.add(list(range(500)), vectors)
+    index.remove([42])
+    (hits,) = index.search(vectors[42:43], k=5)
+    assert 42 not in [i for i, _ in hits] and index.count == 499
+
+
+def test_fusion_falls_back_when_tuned_for_another_encoder(tmp_path):
+    from retrieval.search import Fusion
+
+    path = tmp_path / "fusion.json"
+    Fusion(method="zscore", dense_weight=0.3, encoder="model-a", coef=(1.0,), threshold=0.9).save(path)
+    assert Fusion.for_encoder("model-a", path).method == "zscore"
+    assert Fusion.for_encoder("model-b", path) == Fusion(encoder="model-b")
+
+
+def test_english_queries_use_their_own_weight():
+    from retrieval.search import Candidates, Fusion, rank
+
+    candidates = Candidates(dense={"a": 0.9, "b": 0.2}, lexical={"a": 0.0, "b": 9.0}, english=True)
+    fusion = Fusion(dense_weight=0.1, dense_weight_en=0.9)
+    assert rank(candidates, fusion)[0].id == "a"
+    assert rank(Candidates(candidates.dense, candidates.lexical, english=False), fusion)[0].id == "b"
+
+
+def test_eval_split_is_stable_and_disjoint():
+    from retrieval.evaluate import load_questions, split
+
+    questions = load_questions()
+    dev, test = split(questions)
+    assert {q.id for q in dev}.isdisjoint({q.id for q in test}) and len(dev) + len(test) == len(questions)
+    assert len([q for q in test if q.entry]) >= 300 and len([q for q in test if not q.entry]) >= 50
+    assert split(questions) == (dev, test)
