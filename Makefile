@@ -13,12 +13,12 @@ NLU_INPUTS := config.yml domain.yml $(shell find bot/data -name '*.yml' 2>/dev/n
 	$(wildcard bot/components/*.py) cskh/text.py cskh/entities.py shop/catalog.yml
 KB_INPUTS := $(wildcard faq_corpus/*.yml)
 
-.PHONY: run test setup venv model kb db generate lock nlu-report bench clean
+.PHONY: run test setup venv model kb db browser generate lock nlu-report bench clean
 
 run: setup
 	$(CSKH) run
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
 
 setup: venv model kb db
@@ -43,6 +43,13 @@ var/kb_index/meta.json: $(VENV)/.installed $(KB_INPUTS)
 db: var/shop.db
 var/shop.db: $(VENV)/.installed shop/catalog.yml
 	$(CSKH) db seed
+
+# Headless Chromium + chromedriver from Debian for the widget's browser tests (only when missing).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
 
 # Regenerate domain.yml and the form rules from scripts/gen_domain.py.
 generate: $(VENV)/.installed

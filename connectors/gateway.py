@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cskh.assistant import Assistant
+from cskh.conversation import ConversationService
 from cskh.settings import Settings, get_settings
 from connectors import rest
 from retrieval import admin as kb_admin
@@ -32,6 +33,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.kb_overrides = OverrideStore(make_engine(settings.app_database_url))
         app.state.kb = open_kb(settings, app.state.kb_overrides)
         app.state.assistant = Assistant.load(settings)
+        app.state.conversations = ConversationService(app.state.assistant, make_engine(settings.app_database_url))
         log.info("cskh ready on %s", settings.public_url)
         yield
 

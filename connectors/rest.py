@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError, constr, validator
 
-from cskh.assistant import Assistant
+from connectors.messages import InboundMessage
+from cskh.conversation import ConversationService
 from cskh.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,11 @@ async def webhook(request: Request) -> Any:
         return error(422, reasons)
     if len(message.message) > settings.max_message_chars:
         return error(413, f"message longer than {settings.max_message_chars} characters")
-    assistant: Assistant = request.app.state.assistant
+    conversations: ConversationService = request.app.state.conversations
+    inbound = InboundMessage("rest", message.sender, message.message, metadata=message.metadata or {})
     try:
-        replies: List[Dict[str, Any]] = await assistant.handle(message.sender, message.message, message.metadata)
+        replies = await conversations.handle(inbound)
     except Exception:  # the engine failed: say so clearly instead of a 500
         log.exception("engine failed for sender %s", message.sender)
         return error(503, "the assistant is temporarily unavailable, please retry")
-    return replies
+    return [reply.as_rest(message.sender) for reply in replies]

@@ -57,6 +57,7 @@ class Assistant:
 
     async def handle(self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         output = CollectingOutputChannel()
-        message = UserMessage(text, output, sender, input_channel="rest", metadata=metadata)
+        channel = (metadata or {}).get("channel", "rest")
+        message = UserMessage(text, output, sender, input_channel=channel, metadata=metadata)
         await self.agent.handle_message(message)
         return [{k: v for k, v in m.items() if v is not None} for m in output.messages]

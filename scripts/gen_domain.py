@@ -44,7 +44,7 @@ SLOTS: Dict[str, object] = {
 
 CUSTOM_ACTIONS = ["action_order_status", "action_ask_cancel", "action_submit_change", "action_submit_return",
                   "action_submit_warranty", "action_product_info", "action_answer_faq", "action_confirm",
-                  "action_decline", "action_fallback", "action_handoff"] + [f"validate_{f}" for f in FORMS]
+                  "action_decline", "action_fallback", "action_handoff", "action_kb_first"] + [f"validate_{f}" for f in FORMS]
 
 # name → (Vietnamese, English). Buttons: list of (title_vi, title_en, payload).
 R = Dict[str, Tuple[str, str]]

@@ -30,6 +30,31 @@ def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBCli
     return [SlotSet("kb_entry", hit.id), SlotSet("kb_score", round(hit.score, 4))]
 
 
+class ActionKBFirst(Action):
+    """Greetings and out-of-scope messages: answer from the KB when it is sure, else the usual reply.
+
+    NLU only knows the topics it was trained on; a FAQ entry added through the admin API
+    ("shop có gói quà không?") can land in greet or out_of_scope. The KB's calibrated confidence
+    decides instead, so new entries are answerable without retraining Rasa.
+    """
+
+    REPLIES = {"greet": "utter_greet", "out_of_scope": "utter_out_of_scope"}
+
+    def __init__(self, kb: Optional[KBClient] = None) -> None:
+        self._kb = kb
+
+    def name(self) -> Text:
+        return "action_kb_first"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
+        if events is not None:
+            return events
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        say(dispatcher, self.REPLIES.get(intent, "utter_out_of_scope"))
+        return []
+
+
 class ActionAnswerFAQ(Action):
     def __init__(self, kb: Optional[KBClient] = None) -> None:
         self._kb = kb

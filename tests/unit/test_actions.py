@@ -212,3 +212,18 @@ async def test_handoff_after_hours_promises_8am():
     action = ActionHandoff(clock=lambda: datetime(2026, 1, 5, 16, 0, tzinfo=timezone.utc))  # 23:00 in Vietnam
     messages, _ = await run(action, tracker({}, "cho gặp nhân viên", "request_human"))
     assert responses(messages) == ["utter_handoff_closed"]
+
+
+async def test_greeting_gets_the_greeting_when_the_kb_is_unsure():
+    from bot.actions.faq import ActionKBFirst
+
+    messages, _ = await run(ActionKBFirst(FakeKB(None)), tracker({}, "chào shop", "greet"))
+    assert responses(messages) == ["utter_greet"]
+
+
+async def test_a_new_kb_topic_taken_for_out_of_scope_is_answered_from_the_kb():
+    from bot.actions.faq import ActionKBFirst
+
+    kb = FakeKB(KBAnswer("gift-wrapping", 0.95, True, {"vi": "Dạ, shop gói quà miễn phí ạ."}))
+    messages, _ = await run(ActionKBFirst(kb), tracker({}, "shop có gói quà không", "out_of_scope"))
+    assert messages[0]["text"] == "Dạ, shop gói quà miễn phí ạ."
