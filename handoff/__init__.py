@@ -1,0 +1,1 @@
+"""Human hand-off: triggers, the agent queue, accounts, the agent console and hand-back."""
