@@ -13,6 +13,8 @@ from cskh.assistant import Assistant
 from cskh.conversation import ConversationService
 from cskh.settings import Settings, get_settings
 from connectors import rest
+from connectors import web
+from connectors import telegram, zalo
 from retrieval import admin as kb_admin
 from retrieval import api as kb_api
 
@@ -34,11 +36,23 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.kb = open_kb(settings, app.state.kb_overrides)
         app.state.assistant = Assistant.load(settings)
         app.state.conversations = ConversationService(app.state.assistant, make_engine(settings.app_database_url))
+        app.state.web = web.WebConnector(app.state.conversations)
+        # Channels with credentials; without them, one log line and their webhook answers 503.
+        app.state.telegram = telegram.TelegramConnector.from_settings(settings, app.state.conversations)
+        app.state.zalo = zalo.ZaloConnector.from_settings(settings, app.state.conversations)
+        channels = [c for c in (app.state.telegram, app.state.zalo) if c is not None]
+        for channel in channels:
+            await channel.start()
         log.info("cskh ready on %s", settings.public_url)
         yield
+        for channel in channels:
+            await channel.stop()
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     app.include_router(rest.router)
+    app.include_router(web.router)
+    app.include_router(telegram.router)
+    app.include_router(zalo.router)
     app.include_router(kb_api.router)
     app.include_router(kb_admin.router)
 

@@ -11,6 +11,7 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event
 from rasa.model import get_latest_model
 from rasa.utils.endpoints import EndpointConfig
 
@@ -61,3 +62,29 @@ class Assistant:
         message = UserMessage(text, output, sender, input_channel=channel, metadata=metadata)
         await self.agent.handle_message(message)
         return [{k: v for k, v in m.items() if v is not None} for m in output.messages]
+
+    async def trigger(self, sender: str, intent: str, entities: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+        """Run an intent the customer did not type (e.g. a hand-off the frustration detector asked for)."""
+        output = CollectingOutputChannel()
+        processor = self.agent.processor
+        async with self.agent.lock_store.lock(sender):
+            tracker = await processor.fetch_tracker_with_initial_session(sender, output)
+            await processor.trigger_external_user_uttered(intent, entities or {}, tracker, output)
+        return [{k: v for k, v in m.items() if v is not None} for m in output.messages]
+
+    async def append(self, sender: str, events: List[Event]) -> None:
+        """Add events (agent messages, pause/resume) to the conversation's history."""
+        processor = self.agent.processor
+        async with self.agent.lock_store.lock(sender):
+            tracker = await processor.get_tracker(sender)
+            for event in events:
+                tracker.update(event)
+            await processor.save_tracker(tracker)
+
+    async def is_paused(self, sender: str) -> bool:
+        tracker = await self.agent.processor.get_tracker(sender)
+        return tracker.is_paused()
+
+    async def events(self, sender: str) -> List[Dict[str, Any]]:
+        tracker = await self.agent.processor.get_tracker(sender)
+        return [event.as_dict() for event in tracker.events]

@@ -278,6 +278,40 @@ def cmd_db_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram_poll(args: argparse.Namespace) -> int:
+    """`cskh run` with the Telegram connector long-polling instead of waiting for its webhook."""
+    os.environ["CSKH_TELEGRAM_MODE"] = "polling"
+    if not os.environ.get("CSKH_TELEGRAM_TOKEN"):
+        from cskh.settings import get_settings
+
+        if not get_settings().telegram_token:
+            print("CSKH_TELEGRAM_TOKEN is not set", file=sys.stderr)
+            return 2
+    return cmd_run(args)
+
+
+def cmd_telegram_webhook(args: argparse.Namespace) -> int:
+    """Point the bot's webhook at URL (…/webhooks/telegram), signed with CSKH_TELEGRAM_SECRET."""
+    import asyncio
+
+    from connectors.telegram import ALLOWED_UPDATES, make_bot
+    from cskh.settings import get_settings
+
+    settings = get_settings()
+    if not (settings.telegram_token and settings.telegram_secret):
+        print("CSKH_TELEGRAM_TOKEN and CSKH_TELEGRAM_SECRET must be set", file=sys.stderr)
+        return 2
+
+    async def set_webhook() -> bool:
+        async with make_bot(settings) as bot:
+            return await bot.set_webhook(args.url, secret_token=settings.telegram_secret,
+                                         allowed_updates=ALLOWED_UPDATES)
+
+    ok = asyncio.run(set_webhook())
+    print(f"telegram webhook {'set to' if ok else 'NOT set to'} {args.url}")
+    return 0 if ok else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from cskh.bench import main as bench_main
 
@@ -331,6 +365,15 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--conversations", type=int, default=20)
     bench.add_argument("--rounds", type=int, default=3, help="times each conversation script is repeated")
     bench.set_defaults(func=cmd_bench)
+    telegram = sub.add_parser("telegram", help="Telegram channel").add_subparsers(dest="telegram_command",
+                                                                               required=True)
+    poll = telegram.add_parser("poll", help="serve with the Telegram connector long-polling (development)")
+    poll.add_argument("--port", type=int, default=None, help="port (default 8000, or CSKH_PORT)")
+    poll.add_argument("--host", default=None, help="interface (default 127.0.0.1, or CSKH_HOST)")
+    poll.set_defaults(func=cmd_telegram_poll)
+    hook = telegram.add_parser("webhook", help="set the bot's webhook URL (with CSKH_TELEGRAM_SECRET)")
+    hook.add_argument("url", help="public https URL of POST /webhooks/telegram")
+    hook.set_defaults(func=cmd_telegram_webhook)
     return root
 
 

@@ -60,10 +60,13 @@ class ConversationService:
         with self.engine.begin() as conn:
             conn.execute(inbound_messages.update().where(inbound_messages.c.id == row_id).values(status=status))
 
-    async def handle(self, message: InboundMessage) -> List[OutboundMessage]:
-        """Record, then answer. Duplicate is raised (and nothing answered) for a redelivery."""
+    async def handle(self, message: InboundMessage, recorded: Optional[int] = None) -> List[OutboundMessage]:
+        """Record, then answer. Duplicate is raised (and nothing answered) for a redelivery.
+
+        `recorded`: the row id when the channel already called `record` (webhooks record before
+        acknowledging, then answer in the background)."""
         loop = asyncio.get_running_loop()
-        row_id = await loop.run_in_executor(None, self.record, message)
+        row_id = recorded if recorded is not None else await loop.run_in_executor(None, self.record, message)
         conversation = message.conversation_id
         async with self._locks[conversation]:
             try:
@@ -74,6 +77,10 @@ class ConversationService:
                 raise
         await loop.run_in_executor(None, self._mark, row_id, "answered")
         return [OutboundMessage.from_rasa(conversation, r) for r in replies]
+
+    def mark_answered(self, row_id: int) -> None:
+        """For a recorded message a channel answered itself (e.g. "only text is supported")."""
+        self._mark(row_id, "answered")
 
     def unanswered(self, channel: Optional[str] = None) -> List[dict]:
         query = select(inbound_messages).where(inbound_messages.c.status != "answered")

@@ -33,6 +33,28 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     kb_min_score: Optional[float] = None  # override the tuned confidence threshold
 
+    # Hand-off to people. Each trigger is a setting (0 / false turns it off).
+    handoff_url: Optional[str] = None  # where actions reach the queue; defaults to this gateway
+    handoff_fallbacks: int = 2         # NLU misses in a row
+    handoff_kb_misses: int = 2         # unsure KB answers in a row (the customer rephrasing)
+    handoff_form_failures: int = 3     # the same form question answered wrongly this often
+    handoff_frustration: bool = True   # frustration detector (negative, insults, caps, "!!!", worsening)
+    handoff_auto_assign: bool = False  # give new hand-offs to the least busy online agent
+    session_minutes: int = 480         # agent/lead console sessions expire after this
+
+    # Channels. A connector whose credentials are missing is disabled (one log line), not an error.
+    telegram_token: Optional[str] = None
+    telegram_secret: Optional[str] = None  # X-Telegram-Bot-Api-Secret-Token of the webhook
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: str = "webhook"  # or "polling" (development: `cskh telegram poll`)
+    zalo_app_id: Optional[str] = None
+    zalo_oa_secret: Optional[str] = None  # the OA secret key that signs webhooks
+    zalo_access_token: Optional[str] = None  # first pair; refreshed pairs live in the app database
+    zalo_refresh_token: Optional[str] = None
+    zalo_app_secret: Optional[str] = None  # secret_key header of token refreshes
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+
     # Gateway limits.
     max_message_chars: int = 4000
     admin_token: str = "change-me"
@@ -50,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def public_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def handoff_start_url(self) -> str:
+        return self.handoff_url or f"http://127.0.0.1:{self.port}/internal/handoffs"
 
     @property
     def kb_search_url(self) -> str:

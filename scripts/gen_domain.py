@@ -20,7 +20,7 @@ INTENTS = ["greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "requ
            "warranty_claim", "product_info", "inform"]
 
 ENTITIES = ["order_id", "phone", "product", "colour", "quantity", "address", "change_field",
-            "return_reason", "box_state", "resolution", "language"]
+            "return_reason", "box_state", "resolution", "language", "handoff_reason"]
 
 # form name → (trigger intent, submit action, required slots known up front)
 FORMS: Dict[str, Tuple[str, str, List[str]]] = {
@@ -40,6 +40,7 @@ SLOTS: Dict[str, object] = {
     "new_phone": None, "delivery_time": None, "fault": None,
     "verified_order": None, "verified_phone": None, "pending_confirmation": None,
     "invalid_attempts": None, "kb_entry": None, "kb_score": None, "last_reference": None,
+    "handoff_reason": "handoff_reason", "kb_misses": None,
 }
 
 CUSTOM_ACTIONS = ["action_order_status", "action_ask_cancel", "action_submit_change", "action_submit_return",
@@ -59,16 +60,17 @@ RESPONSES: R = {
                       "I'm the virtual assistant of Điện Máy Sao Mai. I can connect you with a person if you like."),
     "utter_out_of_scope": ("Dạ, câu này em chưa hỗ trợ được ạ. Em có thể giúp về đơn hàng, đổi trả, bảo hành, sản phẩm và chính sách của shop.",
                            "Sorry, I can't help with that. I can help with orders, returns, warranty, products and shop policies."),
-    "utter_complain": ("Dạ, em rất xin lỗi vì trải nghiệm chưa tốt của anh/chị. Anh/chị có muốn em chuyển tới nhân viên hỗ trợ ngay không ạ?",
-                       "I'm very sorry about your experience. Would you like me to connect you with a person right away?"),
-    "utter_handoff_open": ("Dạ, em đang chuyển anh/chị tới nhân viên hỗ trợ (8:00–21:00 hằng ngày). Anh/chị vui lòng chờ trong giây lát ạ.",
-                           "I'm connecting you with a support agent (8:00–21:00 every day). Please wait a moment."),
+    "utter_sorry": ("Dạ, em rất xin lỗi vì trải nghiệm chưa tốt của anh/chị.", "I'm very sorry about your experience."),
+    "utter_handoff_queued": ("Dạ, em đang kết nối anh/chị với nhân viên hỗ trợ (8:00–21:00 hằng ngày). Anh/chị đang ở vị trí số {position} trong hàng chờ, vui lòng chờ giây lát ạ.",
+                             "I'm connecting you with a support agent (8:00–21:00 every day). You are number {position} in the queue; please wait a moment."),
+    "utter_handoff_assigned": ("Dạ, em đã kết nối anh/chị với nhân viên hỗ trợ, nhân viên sẽ trả lời ngay ạ.",
+                               "You're now connected with a support agent, who will reply shortly."),
+    "utter_handoff_unavailable": ("Dạ, hiện em chưa kết nối được với nhân viên. Anh/chị vui lòng gọi hotline 1900 6868 (8:00–21:00) giúp em ạ.",
+                                  "I can't reach an agent right now. Please call our hotline 1900 6868 (8:00–21:00)."),
     "utter_handoff_closed": ("Dạ, hiện ngoài giờ làm việc của nhân viên (8:00–21:00). Em đã ghi nhận yêu cầu, nhân viên sẽ trả lời anh/chị từ 8:00 sáng mai ạ.",
                              "Our agents are available 8:00–21:00. I've logged your request and an agent will reply from 8:00 tomorrow morning."),
     "utter_fallback_rephrase": ("Dạ, em chưa hiểu rõ ý anh/chị. Anh/chị có thể nói lại theo cách khác giúp em không ạ?",
                                 "Sorry, I didn't quite understand. Could you rephrase that?"),
-    "utter_fallback_offer_human": ("Dạ, em xin lỗi vẫn chưa hiểu ý anh/chị. Anh/chị có muốn gặp nhân viên hỗ trợ không ạ?",
-                                   "Sorry, I still don't understand. Would you like to talk to a person?"),
     "utter_ask_order_id": ("Dạ, anh/chị cho em xin mã đơn hàng (ví dụ DH1001) ạ.", "Could you give me your order code (for example DH1001)?"),
     "utter_ask_phone": ("Dạ, anh/chị cho em xin số điện thoại đặt đơn để em xác minh ạ.", "Please give me the phone number used for the order so I can verify it."),
     "utter_ask_change_field": ("Dạ, anh/chị muốn thay đổi gì trong đơn ạ: địa chỉ, số điện thoại, thời gian giao hay sản phẩm (màu, số lượng)?",
@@ -148,8 +150,6 @@ RESPONSES: R = {
 BUTTONS = {
     "utter_greet": [("Tra cứu đơn hàng", "Track an order", "/order_status"), ("Đổi trả", "Return", "/return_request"),
                     ("Bảo hành", "Warranty", "/warranty_claim"), ("Hỏi sản phẩm", "Product question", "/product_info")],
-    "utter_complain": [("Gặp nhân viên", "Talk to a person", "/request_human"), ("Không cần", "No thanks", "/deny")],
-    "utter_fallback_offer_human": [("Gặp nhân viên", "Talk to a person", "/request_human")],
     "utter_faq_not_sure": [("Gặp nhân viên", "Talk to a person", "/request_human")],
     "utter_cancel_confirm": [("Xác nhận hủy", "Yes, cancel", "/affirm"), ("Giữ đơn", "Keep it", "/deny")],
     "utter_ask_return_reason": [("Sản phẩm bị lỗi", "It's defective", '/inform{"return_reason":"defect"}'),

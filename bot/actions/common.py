@@ -8,13 +8,14 @@ from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from cskh import entities
 from cskh.settings import get_settings
+from handoff.client import HandoffClient
 from retrieval.client import KBClient
 from shop import Order, ShopBackend, ShopError, SqlShopBackend, VerificationFailed, make_engine
 
@@ -26,7 +27,7 @@ TASK_INTENTS = {"order_status", "order_cancel", "order_change", "return_request"
 CHAT_INTENTS = {"faq", "bot_challenge", "out_of_scope", "greet", "thank", "goodbye"}
 FREE_TEXT_SLOTS = {"address", "delivery_time", "fault"}
 # Slots of one request; cleared when the request is done so the next one starts clean.
-REQUEST_SLOTS = ["change_field", "address", "new_phone", "delivery_time", "product", "colour", "quantity",
+REQUEST_SLOTS = ["handoff_reason", "change_field", "address", "new_phone", "delivery_time", "product", "colour", "quantity",
                  "return_reason", "box_state", "resolution", "fault", "invalid_attempts", "pending_confirmation"]
 
 
@@ -38,6 +39,16 @@ def default_backend() -> ShopBackend:
 @lru_cache
 def default_kb() -> KBClient:
     return KBClient(get_settings().kb_search_url)
+
+
+@lru_cache
+def default_handoff() -> HandoffClient:
+    settings = get_settings()
+    return HandoffClient(settings.handoff_start_url, settings.admin_token)
+
+
+def settings_value(name: str) -> Any:
+    return getattr(get_settings(), name)
 
 
 def say(dispatcher: CollectingDispatcher, response: str, **values: Any) -> None:
@@ -82,6 +93,8 @@ class OrderAction(BackendAction, abc.ABC):
     """Acts on the order the customer verified in this conversation, looked up fresh."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("handoff_reason") == "form_failures":  # the form gave up: a person takes over
+            return [FollowupAction("action_handoff")]
         order = verified_order(tracker, self.backend)
         if order is None:
             say(dispatcher, "utter_verification_failed")
@@ -172,6 +185,10 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
             if not dispatcher.messages:
                 say(dispatcher, f"utter_invalid_{requested}" if requested in ("order_id", "phone") else "utter_fallback_rephrase")
             updates["invalid_attempts"] = int(slots.get("invalid_attempts") or 0) + 1
+            limit = settings_value("handoff_form_failures")
+            if limit and updates["invalid_attempts"] >= limit:
+                return [SlotSet(k, v) for k, v in updates.items()] + [
+                    SlotSet("handoff_reason", "form_failures"), SlotSet(REQUESTED_SLOT, None)]
 
         events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
         if order is not None and self.stop_early(order):

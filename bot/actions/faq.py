@@ -5,11 +5,11 @@ import logging
 from typing import List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import default_kb, language, say
+from bot.actions.common import default_kb, language, say, settings_value
 from retrieval.client import KBClient, KBUnavailable
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,11 @@ class ActionAnswerFAQ(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
-        if events is None:
-            say(dispatcher, "utter_faq_not_sure")
-            return [SlotSet("kb_entry", None), SlotSet("kb_score", None)]
-        return events
+        if events is not None:
+            return events + [SlotSet("kb_misses", 0)]
+        misses = int(tracker.get_slot("kb_misses") or 0) + 1
+        limit = settings_value("handoff_kb_misses")
+        if limit and misses >= limit:  # asked again, still no confident answer: a person should take it
+            return [SlotSet("kb_misses", 0), SlotSet("handoff_reason", "kb_no_answer"), FollowupAction("action_handoff")]
+        say(dispatcher, "utter_faq_not_sure")
+        return [SlotSet("kb_entry", None), SlotSet("kb_score", None), SlotSet("kb_misses", misses)]

@@ -1,26 +1,17 @@
 """Fallback (rephrase, then offer a person) and the hand-off message with SHOP.md's hours."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
-from typing import Callable, List, Optional, Text
+from typing import List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import default_kb, say
+from bot.actions.common import default_handoff, default_kb, say, settings_value
+from handoff.client import HandoffClient, HandoffUnavailable
 from bot.actions.faq import answer_from_kb
 from retrieval.client import KBClient
-
-VIETNAM = timezone(timedelta(hours=7))
-AGENT_HOURS = (time(8, 0), time(21, 0))
-
-
-def agents_online(now: datetime) -> bool:
-    local = now.astimezone(VIETNAM).time()
-    return AGENT_HOURS[0] <= local < AGENT_HOURS[1]
-
 
 USEFUL_ENTITIES = {"order_id", "phone", "product"}
 
@@ -72,23 +63,50 @@ class ActionFallback(Action):
         events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
         if events is not None:
             return events
-        if consecutive_misses(tracker) >= 2:
-            say(dispatcher, "utter_fallback_offer_human")
-        else:
-            say(dispatcher, "utter_fallback_rephrase")
+        limit = settings_value("handoff_fallbacks")
+        if limit and consecutive_misses(tracker) >= limit:
+            return [SlotSet("handoff_reason", "nlu_fallback"), FollowupAction("action_handoff")]
+        say(dispatcher, "utter_fallback_rephrase")
         return []
 
 
-class ActionHandoff(Action):
-    """Tell the customer a person will take over, within or outside agent hours (8:00–21:00)."""
+REASON_BY_INTENT = {"request_human": "request_human", "complain": "complain"}
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        self._clock = clock
+
+class ActionHandoff(Action):
+    """Queue the conversation for a person and tell the customer where they stand.
+
+    The reason comes from the trigger that asked for it (slot handoff_reason: nlu_fallback,
+    kb_no_answer, form_failures, frustration) or from the intent (request_human, complain).
+    Within agent hours (8:00–21:00) the bot goes quiet (ConversationPaused) until an agent
+    resolves or hands back; outside them the hand-off becomes a ticket for 8:00 next morning
+    and the bot stays available.
+    """
+
+    def __init__(self, client: Optional[HandoffClient] = None) -> None:
+        self._client = client
 
     def name(self) -> Text:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        online = agents_online(self._clock())
-        say(dispatcher, "utter_handoff_open" if online else "utter_handoff_closed")
-        return [SlotSet("pending_confirmation", None)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        reason = tracker.get_slot("handoff_reason") or REASON_BY_INTENT.get(intent, "request_human")
+        reset = [SlotSet("handoff_reason", None), SlotSet("pending_confirmation", None)]
+        try:
+            ticket = (self._client or default_handoff()).start(tracker.sender_id, reason,
+                                                                 detail=tracker.latest_message.get("text"),
+                                                                 frustrated=reason in ("frustration", "complain"))
+        except HandoffUnavailable:
+            say(dispatcher, "utter_handoff_unavailable")
+            return reset
+        if reason == "complain":
+            say(dispatcher, "utter_sorry")
+        if ticket.after_hours:
+            say(dispatcher, "utter_handoff_closed")
+        elif ticket.status == "assigned":
+            say(dispatcher, "utter_handoff_assigned")
+        else:
+            say(dispatcher, "utter_handoff_queued", position=ticket.position)
+        dispatcher.utter_message(json_message={"handoff": {"status": ticket.status, "reason": ticket.reason}})
+        return reset + ([] if ticket.after_hours else [ConversationPaused()])

@@ -6,7 +6,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.faq import ActionAnswerFAQ
-from bot.actions.handoff import ActionFallback, ActionHandoff, agents_online
+from bot.actions.handoff import ActionFallback, ActionHandoff
 from bot.actions.orders import ActionAskCancel, ActionConfirm, ActionOrderStatus, ActionSubmitChange, ValidateOrderStatusForm, ValidateOrderChangeForm
 from bot.actions.products import ActionProductInfo
 from bot.actions.returns import ActionSubmitReturn
@@ -190,40 +190,54 @@ async def test_faq_abstains_below_the_threshold():
     assert responses(messages) == ["utter_faq_not_sure"]
 
 
-async def test_second_fallback_in_a_row_offers_a_person():
+async def test_second_fallback_in_a_row_hands_off():
     kb = FakeKB(None)
     first = [{"event": "user", "text": "asdf", "parse_data": {"intent": {"name": "nlu_fallback"}}}]
     messages, _ = await run(ActionFallback(kb), tracker({}, "qwer", "nlu_fallback"))
     assert responses(messages) == ["utter_fallback_rephrase"]
-    messages, _ = await run(ActionFallback(kb), tracker({}, "qwer", "nlu_fallback", events=first))
-    assert responses(messages) == ["utter_fallback_offer_human"]
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback(kb).run(dispatcher, tracker({}, "qwer", "nlu_fallback", events=first), {})
+    assert {"event": "followup", "name": "action_handoff", "timestamp": None} in events
+    assert {"event": "slot", "timestamp": None, "name": "handoff_reason", "value": "nlu_fallback"} in events
 
 
 @pytest.mark.parametrize("hour,online", [(7, False), (8, True), (20, True), (21, False)])
 def test_agent_hours_are_vietnam_time(hour, online):
     from datetime import datetime, timedelta, timezone
 
-    assert agents_online(datetime(2026, 1, 5, hour, 30, tzinfo=timezone(timedelta(hours=7)))) is online
+    from handoff.service import agents_online_hours
+
+    assert agents_online_hours(datetime(2026, 1, 5, hour, 30, tzinfo=timezone(timedelta(hours=7)))) is online
 
 
-async def test_handoff_after_hours_promises_8am():
-    from datetime import datetime, timezone
+class FakeHandoffs:
+    def __init__(self, ticket):
+        self.ticket, self.calls = ticket, []
 
-    action = ActionHandoff(clock=lambda: datetime(2026, 1, 5, 16, 0, tzinfo=timezone.utc))  # 23:00 in Vietnam
-    messages, _ = await run(action, tracker({}, "cho gặp nhân viên", "request_human"))
-    assert responses(messages) == ["utter_handoff_closed"]
-
-
-async def test_greeting_gets_the_greeting_when_the_kb_is_unsure():
-    from bot.actions.faq import ActionKBFirst
-
-    messages, _ = await run(ActionKBFirst(FakeKB(None)), tracker({}, "chào shop", "greet"))
-    assert responses(messages) == ["utter_greet"]
+    def start(self, conversation_id, reason, detail=None, frustrated=False):
+        self.calls.append((conversation_id, reason, frustrated))
+        return self.ticket
 
 
-async def test_a_new_kb_topic_taken_for_out_of_scope_is_answered_from_the_kb():
-    from bot.actions.faq import ActionKBFirst
+async def test_handoff_queues_pauses_and_says_the_position():
+    from handoff.client import HandoffTicket
 
-    kb = FakeKB(KBAnswer("gift-wrapping", 0.95, True, {"vi": "Dạ, shop gói quà miễn phí ạ."}))
-    messages, _ = await run(ActionKBFirst(kb), tracker({}, "shop có gói quà không", "out_of_scope"))
-    assert messages[0]["text"] == "Dạ, shop gói quà miễn phí ạ."
+    handoffs = FakeHandoffs(HandoffTicket(7, "queued", "request_human", 2, False, None))
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff(handoffs).run(dispatcher, tracker({}, "cho gặp nhân viên", "request_human"), {})
+    assert [m.get("response") for m in dispatcher.messages][0] == "utter_handoff_queued"
+    assert dispatcher.messages[0]["position"] == 2
+    assert dispatcher.messages[1]["custom"] == {"handoff": {"status": "queued", "reason": "request_human"}}
+    assert {"event": "pause", "timestamp": None} in events
+    assert handoffs.calls == [("test", "request_human", False)]
+
+
+async def test_complaint_after_hours_becomes_a_ticket_and_the_bot_stays_on():
+    from handoff.client import HandoffTicket
+
+    handoffs = FakeHandoffs(HandoffTicket(8, "queued", "complain", 1, True, None))
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff(handoffs).run(dispatcher, tracker({}, "làm ăn kiểu gì vậy", "complain"), {})
+    assert [m.get("response") for m in dispatcher.messages][:2] == ["utter_sorry", "utter_handoff_closed"]
+    assert not any(e.get("event") == "pause" for e in events)
+    assert handoffs.calls == [("test", "complain", True)]
