@@ -15,10 +15,25 @@ from cskh.settings import Settings, get_settings
 from connectors import rest
 from connectors import web
 from connectors import telegram, zalo
+from connectors.messages import OutboundMessage
+from handoff import api as handoff_api
+from handoff.accounts import Accounts
+from handoff.queue import HandoffQueue
+from handoff.service import HandoffService
 from retrieval import admin as kb_admin
 from retrieval import api as kb_api
 
 log = logging.getLogger(__name__)
+
+
+def _web_sender(connector: "web.WebConnector"):
+    async def send(conversation_id: str, message: OutboundMessage) -> None:
+        notice = (message.custom or {}).get("notice")
+        if notice:
+            await connector.notify(conversation_id, notice)
+        else:
+            await connector.send(conversation_id, message)
+    return send
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -35,12 +50,22 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.kb_overrides = OverrideStore(make_engine(settings.app_database_url))
         app.state.kb = open_kb(settings, app.state.kb_overrides)
         app.state.assistant = Assistant.load(settings)
-        app.state.conversations = ConversationService(app.state.assistant, make_engine(settings.app_database_url))
+        app_db = make_engine(settings.app_database_url)
+        app.state.conversations = ConversationService(app.state.assistant, app_db,
+                                                      frustration_trigger=settings.handoff_frustration)
+        app.state.accounts = Accounts(app_db, session_minutes=settings.session_minutes)
+        app.state.handoffs = HandoffService(HandoffQueue(app_db), app.state.assistant, app.state.conversations.deliver,
+                                            auto_assign=settings.handoff_auto_assign, hours=settings.agent_hours)
+        app.state.conversations.handoffs = app.state.handoffs
         app.state.web = web.WebConnector(app.state.conversations)
         # Channels with credentials; without them, one log line and their webhook answers 503.
         app.state.telegram = telegram.TelegramConnector.from_settings(settings, app.state.conversations)
         app.state.zalo = zalo.ZaloConnector.from_settings(settings, app.state.conversations)
         channels = [c for c in (app.state.telegram, app.state.zalo) if c is not None]
+        app.state.conversations.register_channel("web", _web_sender(app.state.web))
+        for name, channel in (("telegram", app.state.telegram), ("zalo", app.state.zalo)):
+            if channel is not None:
+                app.state.conversations.register_channel(name, channel.send)
         for channel in channels:
             await channel.start()
         log.info("cskh ready on %s", settings.public_url)
@@ -55,6 +80,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(zalo.router)
     app.include_router(kb_api.router)
     app.include_router(kb_admin.router)
+    app.include_router(handoff_api.internal)
+    app.include_router(handoff_api.pages)
+    app.include_router(handoff_api.api)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

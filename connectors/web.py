@@ -4,7 +4,7 @@ widget and a REST fallback for browsers (or proxies) where WebSockets fail.
 Conversation ids are made by the browser (a UUID kept in localStorage); Rasa sees "web:<id>".
 Every frame the server sends is JSON:
   {"type": "typing", "on": bool}
-  {"type": "message", "text", "buttons": [{"title", "payload"}], "custom"?}
+  {"type": "message", "text", "buttons": [{"title", "payload"}], "custom"?, "reply_to"?}
   {"type": "message", "from": "user", "text", "id"}   (echo to the conversation's other tabs)
   {"type": "notice", "text"}                           (a human agent joined or left)
   {"type": "ack", "id", "duplicate": bool}             (the client message was received)
@@ -77,11 +77,15 @@ def parse_frame(raw: str) -> Dict[str, Any]:
     return frame
 
 
-def message_frame(message: OutboundMessage) -> Dict[str, Any]:
+def message_frame(message: OutboundMessage, reply_to: Optional[str] = None) -> Dict[str, Any]:
+    """reply_to: the client message id answered, so a tab that got the answer over REST can skip
+    the same answer pushed to its (re)opened socket."""
     frame: Dict[str, Any] = {"type": "message", "text": message.text,
                              "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons]}
     if message.custom is not None:
         frame["custom"] = message.custom
+    if reply_to:
+        frame["reply_to"] = reply_to
     return frame
 
 
@@ -123,9 +127,9 @@ class WebConnector:
                 log.debug("web socket gone for %s", conversation_id)
         return delivered
 
-    async def send(self, conversation_id: str, message: OutboundMessage) -> int:
+    async def send(self, conversation_id: str, message: OutboundMessage, reply_to: Optional[str] = None) -> int:
         """Deliver a bot (or agent) message to the widget; 0 when no widget is open."""
-        return await self.push(conversation_id, message_frame(message))
+        return await self.push(conversation_id, message_frame(message, reply_to))
 
     async def notify(self, conversation_id: str, text: str) -> int:
         """A notice line ("An agent joined"); conversation_id is "web:<id>" or the bare widget id."""
@@ -211,7 +215,7 @@ async def _answer_on_socket(connector: WebConnector, socket: WebSocket, message:
     # Replies go to every open tab of this conversation, so a tab that reconnected mid-answer gets them.
     await connector.push(conversation, {"type": "typing", "on": False})
     for reply in replies:
-        await connector.send(conversation, reply)
+        await connector.send(conversation, reply, message.id)
     await socket.send_json({"type": "ack", "id": message.id, "duplicate": False})
 
 
@@ -251,7 +255,7 @@ async def post_message(request: Request) -> Any:
     await connector.push(message.conversation, {"type": "message", "from": "user", "text": message.text,
                                                 "id": message.id})
     for reply in replies:
-        await connector.send(message.conversation, reply)
+        await connector.send(message.conversation, reply, message.id)
     return JSONResponse({"messages": [message_frame(r) for r in replies], "duplicate": False}, headers=CORS)
 
 

@@ -269,6 +269,34 @@ def cmd_kb_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cskh.settings import get_settings
+    from handoff.accounts import AccountError, Accounts
+    from shop import make_engine
+
+    password = os.environ.get("CSKH_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    try:
+        user = Accounts(make_engine(get_settings().app_database_url)).create(args.username, password, args.role,
+                                                                             args.name or "")
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"created {user.role} {user.username}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from handoff.accounts import Accounts
+    from shop import make_engine
+
+    for user in Accounts(make_engine(get_settings().app_database_url)).list():
+        print(f"{user.username}\t{user.role}\t{user.display_name}")
+    return 0
+
+
 def cmd_db_seed(args: argparse.Namespace) -> int:
     from cskh.settings import get_settings
     from cskh.setup import ensure_database
@@ -318,6 +346,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def cmd_sentiment(args: argparse.Namespace) -> int:
+    """One JSON line per stdin line: {"text", "label", "score"} (empty lines are neutral)."""
+    import io
+
+    from cskh.sentiment import default_model
+
+    model = default_model()
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    for line in stdin:
+        text = line.rstrip("\r\n")
+        result = model.predict(text)
+        print(json.dumps({"text": text, "label": result.label, "score": round(result.score, 4)},
+                         ensure_ascii=False), flush=True)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cskh", description="Vietnamese-first customer-service assistant")
     sub = root.add_subparsers(dest="command", required=True)
@@ -357,6 +403,14 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument("--epochs", type=int, default=1)
     tune.set_defaults(func=cmd_kb_finetune)
 
+    users = sub.add_parser("users", help="agent and lead accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create an account (password from CSKH_NEW_PASSWORD or a prompt)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=["agent", "lead"], default="agent")
+    add.add_argument("--name", help="display name shown to customers")
+    add.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="list accounts").set_defaults(func=cmd_users_list)
+
     db = sub.add_parser("db", help="shop database").add_subparsers(dest="db_command", required=True)
     db.add_parser("seed", help="drop and re-seed the demo shop (dates relative to today)").set_defaults(func=cmd_db_seed)
 
@@ -365,6 +419,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--conversations", type=int, default=20)
     bench.add_argument("--rounds", type=int, default=3, help="times each conversation script is repeated")
     bench.set_defaults(func=cmd_bench)
+    sub.add_parser("sentiment", help="label lines from stdin as negative/neutral/positive").set_defaults(
+        func=cmd_sentiment)
     telegram = sub.add_parser("telegram", help="Telegram channel").add_subparsers(dest="telegram_command",
                                                                                required=True)
     poll = telegram.add_parser("poll", help="serve with the Telegram connector long-polling (development)")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Awaitable, Callable, Deque, Dict, List, Optional
 
+from rasa.shared.core.events import BotUttered, UserUttered
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from connectors.messages import InboundMessage, OutboundMessage
+from cskh import sentiment
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,39 @@ class Duplicate(Exception):
 
 
 class ConversationService:
-    def __init__(self, assistant, engine: Engine) -> None:  # assistant: cskh.assistant.Assistant
-        self.assistant = assistant
+    """Channels call handle(); hand-off, CSAT and the frustration trigger are decided here."""
+
+    def __init__(self, assistant, engine: Engine, handoffs=None, frustration_trigger: bool = True) -> None:
+        self.assistant = assistant  # cskh.assistant.Assistant
         self.engine = engine
+        self.handoffs = handoffs    # handoff.service.HandoffService (None: no hand-off support)
+        self.frustration_trigger = frustration_trigger
         metadata.create_all(engine)
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._negativity: Dict[str, Deque[float]] = defaultdict(lambda: deque(maxlen=3))
+        self._senders: Dict[str, Callable[[str, OutboundMessage], Awaitable[object]]] = {}
+        self._outbox: Dict[str, List[OutboundMessage]] = defaultdict(list)
+
+    # ---- delivery of messages the customer did not ask for (agents, notices, CSAT) -----------
+
+    def register_channel(self, channel: str, send: Callable[[str, OutboundMessage], Awaitable[object]]) -> None:
+        self._senders[channel] = send
+
+    async def deliver(self, conversation_id: str, messages: List[OutboundMessage]) -> None:
+        """Push to the conversation's channel; REST clients collect them with their next request."""
+        channel = conversation_id.split(":", 1)[0] if ":" in conversation_id else "rest"
+        send = self._senders.get(channel)
+        if send is None:
+            self._outbox[conversation_id].extend(messages)
+            return
+        for message in messages:
+            notice = (message.custom or {}).get("notice")
+            if notice and channel != "web":  # only the widget draws notices; elsewhere they are a line of text
+                message = OutboundMessage(conversation_id, f"({notice})")
+            await send(conversation_id, message)
+
+    def drain(self, conversation_id: str) -> List[OutboundMessage]:
+        return self._outbox.pop(conversation_id, [])
 
     def record(self, message: InboundMessage) -> int:
         """Persist before processing; raises Duplicate for a channel message id seen before."""
@@ -70,13 +100,39 @@ class ConversationService:
         conversation = message.conversation_id
         async with self._locks[conversation]:
             try:
-                replies = await self.assistant.handle(conversation, message.text,
-                                                      {"channel": message.channel, **message.metadata})
+                replies = await self._answer(conversation, message)
             except Exception:
                 await loop.run_in_executor(None, self._mark, row_id, "failed")
                 raise
         await loop.run_in_executor(None, self._mark, row_id, "answered")
-        return [OutboundMessage.from_rasa(conversation, r) for r in replies]
+        return replies
+
+    async def _answer(self, conversation: str, message: InboundMessage) -> List[OutboundMessage]:
+        loop = asyncio.get_running_loop()
+        if self.handoffs is not None:
+            rating = await loop.run_in_executor(None, self.handoffs.csat_reply, conversation, message.text)
+            if rating is not None:
+                await self.assistant.append(conversation, [UserUttered(message.text, metadata={"csat": True}),
+                                                           BotUttered(rating[0].text)])
+                return rating
+        mood = await loop.run_in_executor(None, sentiment.predict, message.text)
+        history = self._negativity[conversation]
+        history.append(mood.negative_probability)
+        metadata = {"channel": message.channel, **message.metadata,
+                    "sentiment": {"label": mood.label, "score": round(mood.score, 4),
+                                  "negative": round(mood.negative_probability, 4), "signals": list(mood.signals)}}
+        raw = await self.assistant.handle(conversation, message.text, metadata)
+        replies = [OutboundMessage.from_rasa(conversation, r) for r in raw]
+        if self.handoffs is None:
+            return replies
+        current = await loop.run_in_executor(None, self.handoffs.queue.current, conversation)
+        if current is not None and current.is_open:
+            self.handoffs.customer_said(conversation, message.text)
+        elif self.frustration_trigger and (sentiment.is_frustrated(mood) or sentiment.worsening(list(history))):
+            raw = await self.assistant.trigger(conversation, "request_human", {"handoff_reason": "frustration"})
+            replies += [OutboundMessage.from_rasa(conversation, r) for r in raw]
+            history.clear()
+        return self.drain(conversation) + replies
 
     def mark_answered(self, row_id: int) -> None:
         """For a recorded message a channel answered itself (e.g. "only text is supported")."""

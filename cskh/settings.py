@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     handoff_form_failures: int = 3     # the same form question answered wrongly this often
     handoff_frustration: bool = True   # frustration detector (negative, insults, caps, "!!!", worsening)
     handoff_auto_assign: bool = False  # give new hand-offs to the least busy online agent
+    agent_hours: str = "08:00-21:00"   # Vietnam time; outside them a hand-off becomes a ticket
     session_minutes: int = 480         # agent/lead console sessions expire after this
 
     # Channels. A connector whose credentials are missing is disabled (one log line), not an error.

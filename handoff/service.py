@@ -10,7 +10,7 @@ import asyncio
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
 
@@ -29,9 +29,17 @@ AGENT_JOINED = "Nhân viên {name} đã tham gia cuộc trò chuyện."
 AGENT_LEFT = "Nhân viên {name} đã rời cuộc trò chuyện."
 
 
-def agents_online_hours(now: datetime) -> bool:
-    local = now.astimezone(VIETNAM).time()
-    return 8 <= local.hour < 21
+def parse_hours(spec: str) -> Tuple[int, int]:
+    """"08:00-21:00" → (480, 1260) minutes of the Vietnam day."""
+    start, end = (part.strip() for part in spec.split("-"))
+    minutes = [int(p.split(":")[0]) * 60 + int((p.split(":") + ["0"])[1]) for p in (start, end)]
+    return minutes[0], minutes[1]
+
+
+def agents_online_hours(now: datetime, hours: str = "08:00-21:00") -> bool:
+    local = now.astimezone(VIETNAM)
+    start, end = parse_hours(hours)
+    return start <= local.hour * 60 + local.minute < end
 
 
 class EventHub:
@@ -66,7 +74,9 @@ def public(handoff: Handoff) -> Dict[str, Any]:
 
 class HandoffService:
     def __init__(self, queue: HandoffQueue, assistant, deliver: Deliver, auto_assign: bool = False,
+                 hours: str = "08:00-21:00",
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.hours = hours
         self.queue = queue
         self.assistant = assistant
         self.deliver = deliver
@@ -81,7 +91,7 @@ class HandoffService:
               frustrated: bool = False) -> Dict[str, Any]:
         """Queue the conversation; returns what the customer should be told."""
         channel = conversation_id.split(":", 1)[0] if ":" in conversation_id else "rest"
-        after_hours = not agents_online_hours(self.clock())
+        after_hours = not agents_online_hours(self.clock(), self.hours)
         handoff = self.queue.enqueue(conversation_id, channel, reason, detail, frustrated, after_hours)
         status = "queued"
         if self.auto_assign and not after_hours:

@@ -18,7 +18,7 @@
   var T = {
     vi: {
       open: "Mở cửa sổ chat hỗ trợ", close: "Đóng cửa sổ chat", title: "Điện Máy Sao Mai",
-      subtitle: "Trợ lý ảo · Nhân viên hỗ trợ 8:00–21:00", dialog: "Chat với Điện Máy Sao Mai",
+      subtitle: "Trợ lý ảo · Nhân viên hỗ trợ 8:00\u2060–\u206021:00", dialog: "Chat với Điện Máy Sao Mai",
       log: "Tin nhắn", label: "Nhập tin nhắn", placeholder: "Nhập tin nhắn…", send: "Gửi",
       typing: "Đang soạn tin…", suggestions: "Gợi ý trả lời", you: "Bạn", bot: "Sao Mai",
       welcome: "Xin chào! Em là trợ lý ảo của Điện Máy Sao Mai. Anh/chị cần hỗ trợ gì ạ?",
@@ -28,7 +28,7 @@
     },
     en: {
       open: "Open the support chat", close: "Close the chat", title: "Điện Máy Sao Mai",
-      subtitle: "Virtual assistant · Agents 8:00–21:00", dialog: "Chat with Điện Máy Sao Mai",
+      subtitle: "Virtual assistant · Agents 8:00\u2060–\u206021:00", dialog: "Chat with Điện Máy Sao Mai",
       log: "Messages", label: "Type a message", placeholder: "Type a message…", send: "Send",
       typing: "Typing…", suggestions: "Suggested replies", you: "You", bot: "Sao Mai",
       welcome: "Hello! I'm the virtual assistant of Điện Máy Sao Mai. How can I help you?",
@@ -256,6 +256,7 @@
   window.cskhWidget = api;
 
   var outbox = [];          // {id, text, bubble} not yet acknowledged by the server
+  var answeredOverRest = {}; // ids whose answers came in a REST response (skip them on the socket)
   var socket = null, retries = 0, retryTimer = null, restBusy = false;
   var forced = (params.get("transport") || dataset.transport || "").toLowerCase() === "rest";
   var wsUrl = base.href.replace(/^http/, "ws") + "ws/chat?conversation=" + encodeURIComponent(conversation);
@@ -303,7 +304,7 @@
           if (!frame.id || !log.querySelector('[data-id="' + safeId(frame.id) + '"]')) {
             clearReplies(); addMessage("user", frame.text, { id: frame.id });
           }
-        } else addBot(frame);
+        } else if (!(frame.reply_to && answeredOverRest[frame.reply_to])) addBot(frame);
         break;
       case "notice": addNotice(frame.text); break;
       case "ack": acknowledge(frame.id); break;
@@ -326,6 +327,7 @@
     if (restBusy || !outbox.length || api.transport !== "rest") return;
     restBusy = true;
     var m = outbox[0];
+    answeredOverRest[m.id] = true;
     setTyping(true);
     fetch(base.href + "api/web/messages", {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -363,18 +365,17 @@
 
   // --- history ------------------------------------------------------------------------------------
   function loadHistory() {
+    addMessage("bot", T.welcome).classList.add("welcome"); // a local greeting, always first
     return fetch(base.href + "api/web/history?conversation=" + encodeURIComponent(conversation))
       .then(function (r) { return r.ok ? r.json() : { messages: [] }; })
       .then(function (data) {
         var turns = data.messages || [];
-        if (!turns.length) addMessage("bot", T.welcome).classList.add("welcome");
         turns.forEach(function (t, i) {
           if (t.from === "user") { clearReplies(); addMessage("user", t.text); }
           else addBot({ text: t.text, buttons: i === turns.length - 1 ? t.buttons : [] }, true);
         });
         api.historyLoaded = true;
       }, function () {
-        addMessage("bot", T.welcome).classList.add("welcome");
         api.historyLoaded = true;
       });
   }
