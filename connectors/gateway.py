@@ -20,6 +20,7 @@ from handoff import api as handoff_api
 from handoff.accounts import Accounts
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
+from leads import api as leads_api
 from retrieval import admin as kb_admin
 from retrieval import api as kb_api
 
@@ -83,6 +84,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(handoff_api.internal)
     app.include_router(handoff_api.pages)
     app.include_router(handoff_api.api)
+    app.include_router(leads_api.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

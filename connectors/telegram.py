@@ -143,6 +143,21 @@ class CallbackStore:
             return conn.execute(select(callbacks.c.payload).where(callbacks.c.key == data)).scalar()
 
 
+class RedactToken(logging.Filter):
+    """The Bot API puts the token in every URL, and httpx logs URLs: keep it out of the logs."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
 def make_bot(settings: Settings) -> Bot:
     api = settings.telegram_api_url.rstrip("/")
     return Bot(settings.telegram_token or "", base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
@@ -156,6 +171,7 @@ class TelegramConnector:
         self.bot = bot or make_bot(settings)
         self.callbacks = CallbackStore(conversations.engine)
         self.tasks = OrderedTasks()
+        self._redact = RedactToken(self._token)
         self.polling = settings.telegram_mode == "polling"
         self._stop_polling = asyncio.Event()
         self._poller: Optional[asyncio.Task] = None
@@ -170,6 +186,7 @@ class TelegramConnector:
         return cls(settings, conversations)
 
     async def start(self) -> None:
+        logging.getLogger("httpx").addFilter(self._redact)
         try:
             await self.bot.initialize()  # getMe: checks the token
             log.info("telegram connector ready as @%s", self.bot.username)
@@ -189,6 +206,7 @@ class TelegramConnector:
             await self.bot.shutdown()
         except TelegramError:
             log.warning("telegram shutdown failed", exc_info=True)
+        logging.getLogger("httpx").removeFilter(self._redact)
 
     def _hide_token(self, text: str) -> str:
         return text.replace(self._token, "<token>") if self._token else text
@@ -210,7 +228,7 @@ class TelegramConnector:
         elif incoming.callback_query_id is not None:
             text = await loop.run_in_executor(None, self.callbacks.payload_for, text)
             canned = None if text is not None else EXPIRED_BUTTON
-        inbound = InboundMessage(CHANNEL, str(incoming.chat_id), text or "[không phải văn bản]",
+        inbound = InboundMessage(CHANNEL, str(incoming.chat_id), text or incoming.text or "[không phải văn bản]",
                                  message_id=str(update.update_id))
         try:
             row = await loop.run_in_executor(None, self.conversations.record, inbound)

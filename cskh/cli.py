@@ -364,6 +364,86 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utf8_stdout() -> None:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+
+
+def cmd_transcripts_export(args: argparse.Namespace) -> int:
+    """Every turn as JSONL or CSV; personal data redacted unless --include-personal."""
+    from cskh.settings import get_settings
+    from leads.transcripts import export, read_turns
+
+    settings = get_settings()
+    if args.include_personal:
+        print("WARNING: exporting personal data (phone numbers, e-mails, addresses) unredacted; "
+              "for authorised leads only, keep the file safe", file=sys.stderr)
+    try:
+        turns = read_turns(settings.tracker_store_url, settings.app_database_url, since=args.since,
+                           channel=args.channel, handoff_only=args.handoff_only, personal=args.include_personal)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                count = export(turns, handle, args.format)
+            print(f"wrote {count} turns to {args.out}", file=sys.stderr)
+        else:
+            _utf8_stdout()
+            export(turns, sys.stdout, args.format)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_review_export(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from leads.review import export_csv
+
+    settings = get_settings()
+    try:
+        if args.out:
+            count = export_csv(settings.tracker_store_url, settings.app_database_url, args.out, since=args.since,
+                               channel=args.channel, unlabelled_only=args.unlabelled)
+            print(f"wrote {count} turns to review to {args.out}", file=sys.stderr)
+        else:
+            _utf8_stdout()
+            export_csv(settings.tracker_store_url, settings.app_database_url, sys.stdout, since=args.since,
+                       channel=args.channel, unlabelled_only=args.unlabelled)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_review_import(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cskh.settings import get_settings
+    from leads.review import import_csv
+
+    settings = get_settings()
+    by = args.by or os.environ.get("USER") or getpass.getuser()
+    report = import_csv(settings.tracker_store_url, settings.app_database_url, args.file, by=by)
+    for line, why in report.errors:
+        print(f"{args.file}:{line}: {why} (row skipped)", file=sys.stderr)
+    print(f"labelled {len(report.labelled)} turn(s); {report.blank} row(s) without a label; "
+          f"{len(report.errors)} invalid row(s) skipped. Run `cskh review apply` to write them.")
+    return 1 if report.errors else 0
+
+
+def cmd_review_apply(args: argparse.Namespace) -> int:
+    from cskh.settings import get_settings
+    from leads.review import apply, default_nlu_dir, format_report
+
+    settings = get_settings()
+    report = apply(settings.app_database_url, Path(args.nlu_dir) if args.nlu_dir else default_nlu_dir(),
+                   Path(args.faq_dir) if args.faq_dir else settings.kb_source_dir)
+    _utf8_stdout()
+    print(format_report(report), end="")
+    if report.examples or report.moved:
+        print("retrain the model (`cskh train`) for the new examples to count")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cskh", description="Vietnamese-first customer-service assistant")
     sub = root.add_subparsers(dest="command", required=True)
@@ -430,6 +510,35 @@ def parser() -> argparse.ArgumentParser:
     hook = telegram.add_parser("webhook", help="set the bot's webhook URL (with CSKH_TELEGRAM_SECRET)")
     hook.add_argument("url", help="public https URL of POST /webhooks/telegram")
     hook.set_defaults(func=cmd_telegram_webhook)
+
+    transcripts = sub.add_parser("transcripts", help="conversation transcripts (support leads)").add_subparsers(
+        dest="transcripts_command", required=True)
+    texport = transcripts.add_parser("export", help="every turn as JSONL or CSV (personal data redacted)")
+    texport.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    texport.add_argument("--since", help="only turns from this date (YYYY-MM-DD, Vietnam time) or ISO date-time")
+    texport.add_argument("--channel", help="web, telegram, zalo or rest")
+    texport.add_argument("--handoff-only", action="store_true", help="only conversations handed to an agent")
+    texport.add_argument("--include-personal", action="store_true",
+                         help="do not redact phone numbers, e-mails and addresses (authorised leads only)")
+    texport.add_argument("--out", help="write to this file instead of stdout")
+    texport.set_defaults(func=cmd_transcripts_export)
+
+    review = sub.add_parser("review", help="review queue: label turns, write training data").add_subparsers(
+        dest="review_command", required=True)
+    rexport = review.add_parser("export", help="the review queue as CSV (fill in label / kb_entry / note)")
+    rexport.add_argument("--out", help="CSV file (default stdout)")
+    rexport.add_argument("--since", help="only turns from this date (YYYY-MM-DD) or ISO date-time")
+    rexport.add_argument("--channel", help="web, telegram, zalo or rest")
+    rexport.add_argument("--unlabelled", action="store_true", help="leave out turns already labelled")
+    rexport.set_defaults(func=cmd_review_export)
+    rimport = review.add_parser("import", help="store the labels filled in a review CSV")
+    rimport.add_argument("file")
+    rimport.add_argument("--by", help="who labelled (default: the login name)")
+    rimport.set_defaults(func=cmd_review_import)
+    rapply = review.add_parser("apply", help="write labelled turns to bot/data/nlu/reviewed.yml and KB overrides")
+    rapply.add_argument("--nlu-dir", help="NLU data directory (default bot/data/nlu)")
+    rapply.add_argument("--faq-dir", help="KB source directory (default faq_corpus/)")
+    rapply.set_defaults(func=cmd_review_apply)
     return root
 
 

@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     kb_index_dir: Path = ROOT / "var" / "kb_index"
     kb_url: Optional[str] = None  # where actions reach the KB; defaults to this gateway
     embedding_model: str = "all-MiniLM-L6-v2"
-    kb_min_score: Optional[float] = None  # override the tuned confidence threshold
+    kb_min_score: Optional[float] = None  # override the tuned (strict) confidence threshold
+    # When NLU already classified the message as an FAQ question, a lower KB confidence suffices
+    # (measured trade-off in the README); greetings, out-of-scope and fallbacks need the strict one.
+    kb_faq_threshold: float = 0.70
 
     # Hand-off to people. Each trigger is a setting (0 / false turns it off).
     handoff_url: Optional[str] = None  # where actions reach the queue; defaults to this gateway

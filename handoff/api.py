@@ -21,6 +21,7 @@ from handoff.service import HandoffService, public
 STATIC = Path(__file__).resolve().parent / "static"
 CANNED = Path(__file__).resolve().parent / "canned.yml"
 COOKIE = "cskh_session"
+SESSION_RECHECK_S = 30.0  # how often an idle live socket re-checks that its session is still valid
 
 internal = APIRouter(prefix="/internal", tags=["internal"])
 pages = APIRouter(tags=["agent console"])
@@ -128,7 +129,10 @@ async def queue(request: Request, session: Session = Depends(current_session)) -
         data["position"] = service.queue.position(handoff.id)
         data["waited_s"] = round(handoff.waited_seconds(), 1)
         items.append(data)
-    return {"items": items, "stats": service.queue.stats(), "online": sorted(a for a, n in service.online.items() if n)}
+    loop = asyncio.get_running_loop()
+    names = {u.username: u.display_name for u in await loop.run_in_executor(None, _accounts(request).list)}
+    return {"items": items, "stats": service.queue.stats(), "online": sorted(a for a, n in service.online.items() if n),
+            "names": names}
 
 
 @api.get("/canned")
@@ -230,7 +234,7 @@ async def reply(handoff_id: int, body: Reply, request: Request, session: Session
 
 @api.post("/handoffs/{handoff_id}/typing")
 async def typing(handoff_id: int, body: Typing, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, bool]:
-    _service(request).typing(handoff_id, session.user.username, body.on)
+    _service(request).typing(handoff_id, session.user.username, body.on, session.user.display_name)
     return {"ok": True}
 
 
@@ -250,8 +254,19 @@ async def live(websocket: WebSocket) -> None:
     service.hub.publish({"type": "presence", "agent": agent, "online": True})
 
     async def forward() -> None:
+        # A session that expires or logs out stops receiving: checked before each event and at least
+        # every SESSION_RECHECK_S while idle; the socket then closes with 4401 (the console goes to login).
+        loop = asyncio.get_running_loop()
         while True:
-            await websocket.send_json(await events.get())
+            try:
+                event = await asyncio.wait_for(events.get(), timeout=SESSION_RECHECK_S)
+            except asyncio.TimeoutError:
+                event = None
+            if await loop.run_in_executor(None, accounts.session, session.token) is None:
+                await websocket.close(code=4401)
+                return
+            if event is not None:
+                await websocket.send_json(event)
 
     async def listen() -> None:  # the console sends nothing we need; this notices the disconnect
         while True:

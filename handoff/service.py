@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
-from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed
 
 from connectors.messages import Button, OutboundMessage
 from handoff.queue import Handoff, HandoffQueue, NotClaimable
@@ -20,6 +20,12 @@ from handoff.queue import Handoff, HandoffQueue, NotClaimable
 log = logging.getLogger(__name__)
 
 VIETNAM = timezone(timedelta(hours=7))
+def resume_events() -> list:
+    """Back to the bot in a clean "waiting for the customer" state, so its rules apply to the next
+    turn. Made fresh each time: the tracker store orders events by their creation timestamp."""
+    return [ConversationResumed(), ActionExecuted("action_listen")]
+
+
 Deliver = Callable[[str, List[OutboundMessage]], Awaitable[None]]
 
 CSAT_QUESTION = "Dạ, cuộc trò chuyện đã xong. Anh/chị chấm điểm hỗ trợ giúp em từ 1 (tệ) đến 5 (rất tốt) nhé."
@@ -146,12 +152,13 @@ class HandoffService:
                                                                      custom={"agent": display_name})])
         self.hub.publish({"type": "agent_message", "handoff_id": handoff_id, "agent": agent, "text": text})
 
-    def typing(self, handoff_id: int, agent: str, on: bool) -> None:
-        self.hub.publish({"type": "typing", "handoff_id": handoff_id, "agent": agent, "on": on})
+    def typing(self, handoff_id: int, agent: str, on: bool, display_name: Optional[str] = None) -> None:
+        self.hub.publish({"type": "typing", "handoff_id": handoff_id, "agent": agent,
+                          "agent_name": display_name or agent, "on": on})
 
     async def resolve(self, handoff_id: int, agent: str, display_name: str) -> Handoff:
         handoff = self.queue.resolve(handoff_id, agent)
-        await self.assistant.append(handoff.conversation_id, [ConversationResumed()])
+        await self.assistant.append(handoff.conversation_id, resume_events())
         await self._notice(handoff, AGENT_LEFT.format(name=display_name))
         buttons = tuple(Button(str(n), str(n)) for n in range(1, 6))
         await self.deliver(handoff.conversation_id, [OutboundMessage(handoff.conversation_id, CSAT_QUESTION, buttons)])
@@ -160,7 +167,7 @@ class HandoffService:
 
     async def hand_back(self, handoff_id: int, agent: str, display_name: str) -> Handoff:
         handoff = self.queue.hand_back(handoff_id, agent)
-        await self.assistant.append(handoff.conversation_id, [ConversationResumed()])
+        await self.assistant.append(handoff.conversation_id, resume_events())
         await self._notice(handoff, AGENT_LEFT.format(name=display_name))
         await self.deliver(handoff.conversation_id, [OutboundMessage(handoff.conversation_id, HANDED_BACK)])
         self.hub.publish({"type": "queue", "handoff": public(handoff)})

@@ -15,15 +15,18 @@ from retrieval.client import KBClient, KBUnavailable
 log = logging.getLogger(__name__)
 
 
-def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBClient) -> Optional[List[EventType]]:
-    """Answer the latest message from the KB if the KB is confident; None otherwise."""
+def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBClient,
+                   threshold: Optional[float] = None) -> Optional[List[EventType]]:
+    """Answer the latest message from the KB if it is confident enough; None otherwise.
+
+    threshold None: the KB's own (strict) calibrated threshold; a number: that confidence."""
     text = tracker.latest_message.get("text") or ""
     try:
         hit = kb.best(text)
     except KBUnavailable:
         log.warning("knowledge base unavailable")
         return None
-    if hit is None or not hit.confident:
+    if hit is None or not (hit.confident if threshold is None else hit.score >= threshold):
         return None
     lang = language(tracker)
     dispatcher.utter_message(text=hit.answer(lang))
@@ -63,7 +66,7 @@ class ActionAnswerFAQ(Action):
         return "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
+        events = answer_from_kb(dispatcher, tracker, self._kb or default_kb(), settings_value("kb_faq_threshold"))
         if events is not None:
             return events + [SlotSet("kb_misses", 0)]
         misses = int(tracker.get_slot("kb_misses") or 0) + 1

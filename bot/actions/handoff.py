@@ -30,6 +30,8 @@ def consecutive_misses(tracker: Tracker) -> int:
     """How many of the latest user messages in a row the assistant did not understand."""
     count = 0
     for event in reversed(tracker.events):
+        if event.get("event") in ("pause", "resume"):  # a person was involved: start counting afresh
+            break
         if event.get("event") != "user":
             continue
         if not_understood(event.get("parse_data") or {}):

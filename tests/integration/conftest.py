@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "test-admin-token"
 PASSWORD = "mat-khau-thu-nghiem"
 USERS = [("lan", "agent", "Lan"), ("minh", "agent", "Minh"), ("thu", "lead", "Thu")]
+SERVICE_ENV: Dict[str, Dict[str, str]] = {}  # service URL → its environment (CLI tests run with the same)
 
 
 def free_port() -> int:
@@ -59,6 +60,7 @@ def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None) -> Ite
     process = subprocess.Popen([sys.executable, "-m", "cskh.cli", "run"], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVICE_ENV[url] = env
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:

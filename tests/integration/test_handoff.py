@@ -42,7 +42,8 @@ def test_asking_for_a_person_queues_pauses_and_an_agent_answers(server, customer
     assert item["status"] == "queued" and item["reason"] == "request_human"
     assert lan.post(f"/api/agent/handoffs/{item['id']}/claim").status_code == 200
 
-    assert c.say("alo shop ơi") == []  # the bot is quiet while an agent owns the conversation
+    replies = c.say("alo shop ơi")  # the bot is quiet while an agent owns the conversation;
+    assert replies == [{"recipient_id": c.sender, "custom": {"notice": "Nhân viên Lan đã tham gia cuộc trò chuyện."}}]
     assert lan.post(f"/api/agent/handoffs/{item['id']}/reply", json={"text": "Dạ em là Lan, em nghe ạ"}).status_code == 200
     view = lan.http.get(f"/api/agent/conversations/{c.sender}").json()
     assert [t["who"] for t in view["turns"]].count("agent") == 1

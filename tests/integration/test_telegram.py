@@ -3,6 +3,7 @@ local server that records every call."""
 import asyncio
 import itertools
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -171,7 +172,8 @@ def conversations(tmp_path):
 
 
 async def test_a_long_reply_is_sent_in_parts_with_the_keyboard_on_the_last(connector_settings, conversations,
-                                                                           fake_telegram):
+                                                                           fake_telegram, caplog):
+    caplog.set_level(logging.INFO)
     connector = TelegramConnector(connector_settings, conversations)
     await connector.start()
     chat = chat_id()
@@ -188,6 +190,7 @@ async def test_a_long_reply_is_sent_in_parts_with_the_keyboard_on_the_last(conne
     data = sent[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert data.startswith(LONG_PAYLOAD) and len(data.encode()) <= 64
     assert connector.callbacks.payload_for(data) == long_payload
+    assert "sendMessage" in caplog.text and TELEGRAM_TOKEN not in caplog.text  # httpx logs URLs
 
 
 async def test_polling_reads_updates_once_and_moves_the_offset(connector_settings, conversations, fake_telegram):

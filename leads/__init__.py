@@ -1,0 +1,1 @@
+"""Tools for support leads: conversation transcripts (export, redaction) and the review queue."""
