@@ -8,6 +8,7 @@ Every frame the server sends is JSON:
   {"type": "message", "from": "user", "text", "id"}   (echo to the conversation's other tabs)
   {"type": "notice", "text"}                           (a human agent joined or left)
   {"type": "ack", "id", "duplicate": bool}             (the client message was received)
+Agent messages are "message" frames with custom {"agent": name}.
   {"type": "error", "reason"}
 """
 from __future__ import annotations
@@ -97,12 +98,26 @@ def rasa_id(conversation: str) -> str:
 class WebConnector:
     """Open widget sockets by conversation; answers messages and pushes frames to every open tab."""
 
+    PENDING_LIMIT = 50
+
     def __init__(self, conversations: ConversationService) -> None:
         self.conversations = conversations
         self._sockets: Dict[str, Set[WebSocket]] = defaultdict(set)
+        # Messages and notices no open socket took (the widget is reconnecting, or on the REST
+        # fallback): the next socket of the conversation gets them, or the widget's next REST call.
+        self._pending: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
 
     def attach(self, conversation_id: str, socket: WebSocket) -> None:
         self._sockets[rasa_id(conversation_id)].add(socket)
+
+    def pending(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """Take the frames kept for a conversation while no socket was open."""
+        return self._pending.pop(rasa_id(conversation_id), [])
+
+    def _keep(self, conversation_id: str, frame: Dict[str, Any]) -> None:
+        kept = self._pending[rasa_id(conversation_id)]
+        kept.append(frame)
+        del kept[:-self.PENDING_LIMIT]
 
     def detach(self, conversation_id: str, socket: WebSocket) -> None:
         key = rasa_id(conversation_id)
@@ -127,13 +142,24 @@ class WebConnector:
                 log.debug("web socket gone for %s", conversation_id)
         return delivered
 
-    async def send(self, conversation_id: str, message: OutboundMessage, reply_to: Optional[str] = None) -> int:
-        """Deliver a bot (or agent) message to the widget; 0 when no widget is open."""
-        return await self.push(conversation_id, message_frame(message, reply_to))
+    async def send(self, conversation_id: str, message: OutboundMessage, reply_to: Optional[str] = None,
+                   keep: bool = True) -> int:
+        """Deliver a bot (or agent) message to the widget's open sockets; with none open (0),
+        it is kept for the next socket or REST call unless keep is False."""
+        frame = message_frame(message, reply_to)
+        delivered = await self.push(conversation_id, frame)
+        if not delivered and keep:
+            self._keep(conversation_id, frame)
+        return delivered
 
     async def notify(self, conversation_id: str, text: str) -> int:
-        """A notice line ("An agent joined"); conversation_id is "web:<id>" or the bare widget id."""
-        return await self.push(conversation_id, {"type": "notice", "text": text})
+        """A notice line ("An agent joined"); conversation_id is "web:<id>" or the bare widget id.
+        Kept for later like send() when no widget socket is open."""
+        frame = {"type": "notice", "text": text}
+        delivered = await self.push(conversation_id, frame)
+        if not delivered:
+            self._keep(conversation_id, frame)
+        return delivered
 
     async def answer(self, conversation: str, text: str, message_id: Optional[str]) -> List[OutboundMessage]:
         """Hand one widget message to the conversation service; raises Duplicate for a resend."""
@@ -176,6 +202,8 @@ async def chat_socket(socket: WebSocket, conversation: str = "") -> None:
     await socket.accept()
     connector.attach(conversation, socket)
     try:
+        for frame in connector.pending(conversation):
+            await socket.send_json(frame)
         while True:
             raw = await socket.receive_text()
             try:
@@ -227,6 +255,7 @@ def _error(status: int, reason: str) -> JSONResponse:
 
 @router.options("/api/web/messages", include_in_schema=False)
 @router.options("/api/web/history", include_in_schema=False)
+@router.options("/api/web/updates", include_in_schema=False)
 async def preflight() -> Response:
     return Response(status_code=204, headers=CORS)
 
@@ -247,16 +276,23 @@ async def post_message(request: Request) -> Any:
     try:
         replies = await connector.answer(message.conversation, message.text, message.id)
     except Duplicate:
-        return JSONResponse({"messages": [], "duplicate": True}, headers=CORS)
+        return JSONResponse({"messages": connector.pending(message.conversation), "duplicate": True}, headers=CORS)
     except Exception:
         log.exception("engine failed for web conversation %s", message.conversation)
         return _error(503, "the assistant is temporarily unavailable, please retry")
     # Open tabs of the same conversation (WebSocket) see the exchange too.
     await connector.push(message.conversation, {"type": "message", "from": "user", "text": message.text,
                                                 "id": message.id})
-    for reply in replies:
-        await connector.send(message.conversation, reply, message.id)
-    return JSONResponse({"messages": [message_frame(r) for r in replies], "duplicate": False}, headers=CORS)
+    for reply in replies:  # already answered in this response: not kept for later
+        await connector.send(message.conversation, reply, message.id, keep=False)
+    frames = connector.pending(message.conversation) + [message_frame(r) for r in replies]
+    return JSONResponse({"messages": frames, "duplicate": False}, headers=CORS)
+
+
+@router.get("/api/web/updates")
+async def updates(request: Request, conversation: str = Query(..., regex=ID_PATTERN)) -> Any:
+    """What an agent or the hand-off sent while the widget had no socket (it polls this on REST)."""
+    return JSONResponse({"messages": _connector(request.app).pending(conversation)}, headers=CORS)
 
 
 @router.get("/api/web/history")
@@ -284,6 +320,9 @@ def transcript(events: List[Dict[str, Any]], limit: int = 200) -> List[Dict[str,
             turn: Dict[str, Any] = {"from": "bot", "text": event.get("text") or "", "buttons": buttons}
             if data.get("custom") is not None:
                 turn["custom"] = data["custom"]
+            agent = (event.get("metadata") or {}).get("agent_name")
+            if agent:  # a human agent's message, stored by the hand-off service
+                turn["custom"] = {**(turn.get("custom") or {}), "agent": agent}
             turns.append(turn)
             last_buttons = {b["payload"]: b["title"] for b in buttons}
         elif kind == "user":

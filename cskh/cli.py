@@ -1,4 +1,4 @@
-"""The `cskh` command: run, train, chat, kb build/search, db seed, bench."""
+"""The `cskh` command: run, train, chat, kb build/search, db seed, bench, transcripts, review."""
 from __future__ import annotations
 
 import argparse

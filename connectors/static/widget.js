@@ -20,7 +20,7 @@
       open: "Mở cửa sổ chat hỗ trợ", close: "Đóng cửa sổ chat", title: "Điện Máy Sao Mai",
       subtitle: "Trợ lý ảo · Nhân viên hỗ trợ 8:00\u2060–\u206021:00", dialog: "Chat với Điện Máy Sao Mai",
       log: "Tin nhắn", label: "Nhập tin nhắn", placeholder: "Nhập tin nhắn…", send: "Gửi",
-      typing: "Đang soạn tin…", suggestions: "Gợi ý trả lời", you: "Bạn", bot: "Sao Mai",
+      typing: "Đang soạn tin…", suggestions: "Gợi ý trả lời", you: "Bạn", bot: "Sao Mai", agent: "nhân viên hỗ trợ",
       welcome: "Xin chào! Em là trợ lý ảo của Điện Máy Sao Mai. Anh/chị cần hỗ trợ gì ạ?",
       failed: "Chưa gửi được tin nhắn. Em sẽ thử lại ngay khi có kết nối.",
       offline: "Mất kết nối, đang thử lại…", unavailable: "Hệ thống đang bận, anh/chị vui lòng thử lại sau ít phút.",
@@ -30,7 +30,7 @@
       open: "Open the support chat", close: "Close the chat", title: "Điện Máy Sao Mai",
       subtitle: "Virtual assistant · Agents 8:00\u2060–\u206021:00", dialog: "Chat with Điện Máy Sao Mai",
       log: "Messages", label: "Type a message", placeholder: "Type a message…", send: "Send",
-      typing: "Typing…", suggestions: "Suggested replies", you: "You", bot: "Sao Mai",
+      typing: "Typing…", suggestions: "Suggested replies", you: "You", bot: "Sao Mai", agent: "support agent",
       welcome: "Hello! I'm the virtual assistant of Điện Máy Sao Mai. How can I help you?",
       failed: "Your message was not sent yet. I'll retry as soon as the connection is back.",
       offline: "Connection lost, reconnecting…", unavailable: "The assistant is busy, please try again in a few minutes.",
@@ -91,6 +91,8 @@
     ".msg.bot{align-self:flex-start;background:#fff;border:1px solid #e3e7ee;border-bottom-left-radius:4px}",
     ".msg.user{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}",
     ".msg.user.pending{opacity:.65}",
+    ".msg.agent{border-color:#f5c75a;background:#fffaf0}",
+    ".who{display:block;margin-bottom:2px;font-size:12px;font-weight:600;color:#8a5a00}",
     ".msg a{color:inherit;text-decoration:underline}",
     ".notice{align-self:center;max-width:90%;margin:4px 0;padding:4px 12px;border-radius:12px;background:#fff4d6;",
     "color:#6b4e00;font-size:13px;text-align:center}",
@@ -203,7 +205,12 @@
   function addMessage(who, text, options) {
     options = options || {};
     var bubble = el("div", { className: "msg " + who });
-    bubble.appendChild(el("span", { className: "sr-only" }, (who === "user" ? T.you : T.bot) + ": "));
+    if (options.agent) { // a human agent: their name, visibly and for screen readers
+      bubble.classList.add("agent");
+      bubble.appendChild(el("span", { className: "who" }, options.agent + " · " + T.agent));
+    } else {
+      bubble.appendChild(el("span", { className: "sr-only" }, (who === "user" ? T.you : T.bot) + ": "));
+    }
     var content = el("span", { className: "text" });
     setText(content, String(text == null ? "" : text));
     bubble.appendChild(content);
@@ -215,7 +222,8 @@
   }
   function addBot(frame, fromHistory) {
     clearReplies();
-    if (frame.text) addMessage("bot", frame.text);
+    var agent = frame.custom && typeof frame.custom.agent === "string" ? frame.custom.agent : null;
+    if (frame.text) addMessage("bot", frame.text, { agent: agent });
     var buttons = frame.buttons || [];
     if (buttons.length) {
       var group = el("div", { className: "replies", role: "group", "aria-label": T.suggestions });
@@ -292,9 +300,17 @@
     var delay = Math.min(30000, 1000 * Math.pow(2, retries++)) * (0.75 + Math.random() / 2);
     retryTimer = setTimeout(connect, delay);
   }
+  var pollTimer = null;
   function useRest() {
     api.transport = "rest";
     flushRest();
+    if (!pollTimer) pollTimer = setInterval(poll, 4000);
+  }
+  function poll() { // agent messages and notices, which REST cannot push
+    if (api.transport !== "rest") { clearInterval(pollTimer); pollTimer = null; return; }
+    fetch(base.href + "api/web/updates?conversation=" + encodeURIComponent(conversation))
+      .then(function (r) { return r.ok ? r.json() : { messages: [] }; })
+      .then(function (data) { (data.messages || []).forEach(onFrame); }, function () {});
   }
   function onFrame(frame) {
     switch (frame.type) {
@@ -339,7 +355,7 @@
       setTyping(false);
       acknowledge(m.id);
       if (!result.ok) { addNotice(result.status >= 500 ? T.unavailable : String(result.data.error || T.failed), true); }
-      else (result.data.messages || []).forEach(function (f) { addBot(f); });
+      else (result.data.messages || []).forEach(onFrame);
       flushRest();
     }, function () {
       restBusy = false;
@@ -372,7 +388,7 @@
         var turns = data.messages || [];
         turns.forEach(function (t, i) {
           if (t.from === "user") { clearReplies(); addMessage("user", t.text); }
-          else addBot({ text: t.text, buttons: i === turns.length - 1 ? t.buttons : [] }, true);
+          else addBot({ text: t.text, custom: t.custom, buttons: i === turns.length - 1 ? t.buttons : [] }, true);
         });
         api.historyLoaded = true;
       }, function () {

@@ -1,11 +1,14 @@
 """The website chat widget, driven like a customer would in headless Chromium."""
 from typing import List
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +217,45 @@ def test_rest_fallback_answers_when_websockets_are_blocked(browser, server):
     assert widget.transport() == "rest"
 
 
-@pytest.mark.skip(reason="no real server-side path sends a notice yet (handoff, issue 5); "
-                         "WebConnector.notify is unit-tested in tests/unit/test_web_connector.py")
-def test_agent_notice_is_shown():
-    pass
+class Agent:
+    """An agent on the console API (the hand-off side of a notice)."""
+
+    def __init__(self, server: str, username: str = "lan") -> None:
+        self.http = httpx.Client(base_url=server, timeout=60)
+        assert self.http.post("/agent/login", data={"username": username, "password": PASSWORD}).status_code == 303
+        self.csrf = self.http.get("/api/agent/me").json()["csrf"]
+
+    def act(self, conversation_id: str, action: str, **body) -> None:
+        items = self.http.get("/api/agent/queue").json()["items"]
+        item = next(i for i in items if i["conversation_id"] == conversation_id)
+        response = self.http.post(f"/api/agent/handoffs/{item['id']}/{action}", headers={"X-CSRF-Token": self.csrf},
+                                  **({"json": body} if body else {}))
+        assert response.status_code == 200, response.text
+
+
+def notices(widget: Widget) -> List[str]:
+    return [n.get_property("textContent") for n in widget.find_all(".notice:not(.error)")]
+
+
+def agent_joins_talks_and_leaves(widget: Widget, server: str) -> None:
+    widget.say("cho mình gặp nhân viên tư vấn")
+    conversation = "web:" + widget.js("return window.cskhWidget.conversation")
+    lan = Agent(server)
+    lan.act(conversation, "claim")
+    WebDriverWait(widget.driver, 20).until(
+        lambda d: "Nhân viên Lan đã tham gia cuộc trò chuyện." in notices(widget))
+    lan.act(conversation, "reply", text="Dạ em là Lan, em nghe ạ")
+    WebDriverWait(widget.driver, 20).until(lambda d: "Dạ em là Lan, em nghe ạ" in widget.texts("bot"))
+    assert widget.find(".msg.agent .who").get_property("textContent").startswith("Lan")
+    lan.act(conversation, "handback")
+    WebDriverWait(widget.driver, 20).until(lambda d: "Nhân viên Lan đã rời cuộc trò chuyện." in notices(widget))
+
+
+def test_agent_joining_and_leaving_shows_notices(widget, server):
+    agent_joins_talks_and_leaves(widget, server)
+    assert widget.transport() == "websocket"
+
+
+def test_agent_notices_reach_the_widget_on_the_rest_fallback(browser, server):
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": BLOCK_WEBSOCKET})
+    agent_joins_talks_and_leaves(Widget(browser).load(f"{server}/").open(), server)

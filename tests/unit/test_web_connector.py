@@ -53,13 +53,20 @@ async def test_notify_accepts_the_bare_widget_id_and_skips_closed_sockets():
     assert alive.sent == [{"type": "notice", "text": "Nhân viên đã rời cuộc trò chuyện"}]
 
 
-async def test_notify_without_an_open_widget_delivers_nothing():
+async def test_notices_without_an_open_widget_are_kept_for_its_next_connection():
     connector = WebConnector(FakeConversations())
     socket = FakeSocket()
     connector.attach("abc", socket)
     connector.detach("abc", socket)
     assert not connector.online("web:abc")
-    assert await connector.notify("web:abc", "hello") == 0
+    assert await connector.notify("web:abc", "Nhân viên Lan đã tham gia") == 0
+    await connector.send("web:abc", OutboundMessage("web:abc", "Dạ em là Lan", custom={"agent": "Lan"}))
+    await connector.send("web:abc", OutboundMessage("web:abc", "answered in a REST body"), keep=False)
+    assert connector.pending("abc") == [
+        {"type": "notice", "text": "Nhân viên Lan đã tham gia"},
+        {"type": "message", "text": "Dạ em là Lan", "buttons": [], "custom": {"agent": "Lan"}},
+    ]
+    assert connector.pending("abc") == []  # taken once
 
 
 async def test_send_pushes_an_agent_message_with_buttons():
