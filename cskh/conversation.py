@@ -114,7 +114,7 @@ class ConversationService:
             if rating is not None:
                 await self.assistant.append(conversation, [UserUttered(message.text, metadata={"csat": True}),
                                                            BotUttered(rating[0].text)])
-                return rating
+                return self.drain(conversation) + rating
         mood = await loop.run_in_executor(None, sentiment.predict, message.text)
         history = self._negativity[conversation]
         history.append(mood.negative_probability)
