@@ -297,11 +297,15 @@ async def updates(request: Request, conversation: str = Query(..., regex=ID_PATT
 
 @router.get("/api/web/history")
 async def history(request: Request, conversation: str = Query(..., regex=ID_PATTERN)) -> Any:
-    """The transcript so far, oldest first: [{"from": "user"|"bot", "text", "buttons"?}]."""
+    """The transcript so far, oldest first: [{"from": "user"|"bot"|"notice", "text", "buttons"?, "custom"?}]."""
     store = request.app.state.assistant.agent.tracker_store
     tracker = await store.retrieve_full_tracker(rasa_id(conversation))
     events = [e.as_dict() for e in tracker.events] if tracker else []
-    return JSONResponse({"conversation": conversation, "messages": transcript(events)}, headers=CORS)
+    turns = transcript(events)
+    # Kept messages are in the transcript already; kept notices are not, so they come last.
+    turns += [{"from": "notice", "text": f["text"]} for f in _connector(request.app).pending(conversation)
+              if f["type"] == "notice"]
+    return JSONResponse({"conversation": conversation, "messages": turns}, headers=CORS)
 
 
 def transcript(events: List[Dict[str, Any]], limit: int = 200) -> List[Dict[str, Any]]:

@@ -17,16 +17,20 @@ class Entry:
     questions: Tuple[str, ...]  # texts that should find this entry (variants, or the passage itself)
     answers: Dict[str, str] = field(default_factory=dict)  # language → answer text
     tags: Tuple[str, ...] = ()
+    source: str = ""   # for document passages: the file they come from
+    heading: str = ""  # … and the heading they sit under
 
     def answer(self, language: str) -> str:
         return self.answers.get(language) or self.answers.get("vi") or next(iter(self.answers.values()), "")
 
     def to_json(self) -> dict:
-        return {"id": self.id, "questions": list(self.questions), "answers": self.answers, "tags": list(self.tags)}
+        return {"id": self.id, "questions": list(self.questions), "answers": self.answers, "tags": list(self.tags),
+                "source": self.source, "heading": self.heading}
 
     @classmethod
     def from_json(cls, data: dict) -> "Entry":
-        return cls(data["id"], tuple(data["questions"]), dict(data.get("answers") or {}), tuple(data.get("tags") or ()))
+        return cls(data["id"], tuple(data["questions"]), dict(data.get("answers") or {}), tuple(data.get("tags") or ()),
+                   data.get("source", ""), data.get("heading", ""))
 
 
 class CorpusError(ValueError):
@@ -69,8 +73,12 @@ def load_jsonl(path: Path) -> List[Entry]:
 
 
 def load_source(path: Path) -> List[Entry]:
+    """A KB source directory (FAQ *.yml files, plus documents under its docs/ folder), or a JSONL."""
     if path.is_dir():
-        return load_faq_dir(path)
+        from retrieval.documents import load_documents
+
+        docs = path / "docs"
+        return load_faq_dir(path) + (load_documents(docs) if docs.is_dir() else [])
     if path.suffix in (".jsonl", ".json"):
         return load_jsonl(path)
     raise CorpusError(f"{path}: expected a KB source directory or a .jsonl file")

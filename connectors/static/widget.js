@@ -388,6 +388,7 @@
         var turns = data.messages || [];
         turns.forEach(function (t, i) {
           if (t.from === "user") { clearReplies(); addMessage("user", t.text); }
+          else if (t.from === "notice") addNotice(t.text);
           else addBot({ text: t.text, custom: t.custom, buttons: i === turns.length - 1 ? t.buttons : [] }, true);
         });
         api.historyLoaded = true;

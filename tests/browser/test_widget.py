@@ -251,9 +251,14 @@ def agent_joins_talks_and_leaves(widget: Widget, server: str) -> None:
     WebDriverWait(widget.driver, 20).until(lambda d: "Nhân viên Lan đã rời cuộc trò chuyện." in notices(widget))
 
 
-def test_agent_joining_and_leaving_shows_notices(widget, server):
+def test_agent_joining_and_leaving_shows_notices(widget, server, screenshots):
     agent_joins_talks_and_leaves(widget, server)
     assert widget.transport() == "websocket"
+    widget.load(f"{server}/")  # the agent's message is in the history, once, with the agent's name
+    assert widget.texts("bot").count("Dạ em là Lan, em nghe ạ") == 1
+    assert widget.find(".msg.agent .who").get_property("textContent").startswith("Lan")
+    if screenshots:
+        widget.driver.save_screenshot(str(screenshots / "widget-agent.png"))
 
 
 def test_agent_notices_reach_the_widget_on_the_rest_fallback(browser, server):

@@ -108,3 +108,24 @@ def test_console_requires_login_and_csrf(server):
     assert bad.status_code == 303 and "error" in bad.headers["location"]
     lan = Agent(server, "lan")
     assert lan.http.post("/api/agent/handoffs/1/claim").status_code == 403  # no CSRF header
+
+
+def test_asking_again_without_a_confident_kb_answer_hands_off(server, customer):
+    c = customer()
+    first = c.say("shop có cho thuê máy chiếu theo ngày không?")
+    if handoff_payload(first) is None:
+        replies = c.say("ý mình là thuê máy chiếu, có dịch vụ đó không shop?")
+    else:
+        replies = first
+    payload = handoff_payload(replies)
+    assert payload is not None and payload["reason"] in ("kb_no_answer", "nlu_fallback")
+
+
+def test_the_same_form_question_failing_three_times_hands_off(server, customer):
+    c = customer()
+    c.say("tôi muốn kiểm tra đơn hàng")
+    c.say("mã đơn là abc")
+    c.say("xyz123")
+    replies = c.say("không nhớ nữa")
+    payload = handoff_payload(replies)
+    assert payload == {"status": "queued", "reason": "form_failures"}
