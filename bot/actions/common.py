@@ -75,8 +75,8 @@ def verified_order(tracker: Tracker, backend: ShopBackend) -> Optional[Order]:
         return None
 
 
-class BackendAction(Action, abc.ABC):
-    """An action that talks to the shop backend; tests pass their own backend."""
+class UsesBackend:
+    """The shop backend given at construction (tests), or the lazily created default."""
 
     def __init__(self, backend: Optional[ShopBackend] = None) -> None:
         self._backend = backend
@@ -84,6 +84,10 @@ class BackendAction(Action, abc.ABC):
     @property
     def backend(self) -> ShopBackend:
         return self._backend or default_backend()
+
+
+class BackendAction(UsesBackend, Action, abc.ABC):
+    """An action that talks to the shop backend."""
 
     @abc.abstractmethod
     def name(self) -> Text: ...
@@ -111,7 +115,7 @@ def completed(reference: Optional[str]) -> List[EventType]:
     return clear_request_slots() + ([SlotSet("last_reference", reference)] if reference else [])
 
 
-class OrderFormValidation(FormValidationAction, abc.ABC):
+class OrderFormValidation(UsesBackend, FormValidationAction, abc.ABC):
     """Validates one turn of an order form.
 
     Order code and phone are checked together against the backend before any other slot is
@@ -121,13 +125,6 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
 
     trigger_intent: Text = ""
     own_slots: List[str] = []  # every slot this form may ask after verification
-
-    def __init__(self, backend: Optional[ShopBackend] = None) -> None:
-        self._backend = backend
-
-    @property
-    def backend(self) -> ShopBackend:
-        return self._backend or default_backend()
 
     @abc.abstractmethod
     def name(self) -> Text: ...
