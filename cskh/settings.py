@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Hand-off to people. Each trigger is a setting (0 / false turns it off).
     handoff_url: Optional[str] = None  # where actions reach the queue; defaults to this gateway
     handoff_fallbacks: int = 2         # NLU misses in a row
-    handoff_kb_misses: int = 2         # unsure KB answers in a row (the customer rephrasing)
+    handoff_kb_repeat: bool = True     # the customer asks again right after an unsure KB answer
     handoff_form_failures: int = 3     # the same form question answered wrongly this often
     handoff_frustration: bool = True   # frustration detector (negative, insults, caps, "!!!", worsening)
     handoff_auto_assign: bool = False  # give new hand-offs to the least busy online agent

@@ -40,7 +40,7 @@ SLOTS: Dict[str, object] = {
     "new_phone": None, "delivery_time": None, "fault": None,
     "verified_order": None, "verified_phone": None, "pending_confirmation": None,
     "invalid_attempts": None, "kb_entry": None, "kb_score": None, "last_reference": None,
-    "handoff_reason": "handoff_reason", "kb_misses": None,
+    "handoff_reason": "handoff_reason",
 }
 
 CUSTOM_ACTIONS = ["action_order_status", "action_ask_cancel", "action_submit_change", "action_submit_return",

@@ -15,6 +15,19 @@ from retrieval.client import KBClient, KBUnavailable
 log = logging.getLogger(__name__)
 
 
+def asked_again_after_unsure_answer(tracker: Tracker) -> bool:
+    """The bot's last reply was "not sure" from the KB, and the customer wrote again."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            return (event.get("metadata") or {}).get("utter_action") == "utter_faq_not_sure"
+    return False
+
+
 def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBClient,
                    threshold: Optional[float] = None) -> Optional[List[EventType]]:
     """Answer the latest message from the KB if it is confident enough; None otherwise.
@@ -68,10 +81,13 @@ class ActionAnswerFAQ(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         events = answer_from_kb(dispatcher, tracker, self._kb or default_kb(), settings_value("kb_faq_threshold"))
         if events is not None:
-            return events + [SlotSet("kb_misses", 0)]
-        misses = int(tracker.get_slot("kb_misses") or 0) + 1
-        limit = settings_value("handoff_kb_misses")
-        if limit and misses >= limit:  # asked again, still no confident answer: a person should take it
-            return [SlotSet("kb_misses", 0), SlotSet("handoff_reason", "kb_no_answer"), FollowupAction("action_handoff")]
+            return events
+        if settings_value("handoff_kb_repeat") and asked_again_after_unsure_answer(tracker):
+            return kb_handoff()
         say(dispatcher, "utter_faq_not_sure")
-        return [SlotSet("kb_entry", None), SlotSet("kb_score", None), SlotSet("kb_misses", misses)]
+        return [SlotSet("kb_entry", None), SlotSet("kb_score", None)]
+
+
+def kb_handoff() -> List[EventType]:
+    """Asked again and still no confident answer: a person should take it."""
+    return [SlotSet("handoff_reason", "kb_no_answer"), FollowupAction("action_handoff")]

@@ -10,7 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.common import default_handoff, default_kb, say, settings_value
 from handoff.client import HandoffClient, HandoffUnavailable
-from bot.actions.faq import answer_from_kb
+from bot.actions.faq import answer_from_kb, asked_again_after_unsure_answer, kb_handoff
 from retrieval.client import KBClient
 
 USEFUL_ENTITIES = {"order_id", "phone", "product"}
@@ -65,6 +65,8 @@ class ActionFallback(Action):
         events = answer_from_kb(dispatcher, tracker, self._kb or default_kb())
         if events is not None:
             return events
+        if settings_value("handoff_kb_repeat") and asked_again_after_unsure_answer(tracker):
+            return kb_handoff()
         limit = settings_value("handoff_fallbacks")
         if limit and consecutive_misses(tracker) >= limit:
             return [SlotSet("handoff_reason", "nlu_fallback"), FollowupAction("action_handoff")]
