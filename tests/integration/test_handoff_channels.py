@@ -25,6 +25,15 @@ def wait_queue_item(agent: Agent, conversation_id: str, timeout: float = 60.0) -
     raise AssertionError(f"{conversation_id} never reached the queue")
 
 
+def eventually(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
 def widget_say(url: str, conversation: str, text: str) -> list:
     response = httpx.post(f"{url}/api/web/messages", json={"conversation": conversation, "text": text,
                                                            "id": uuid.uuid4().hex}, timeout=60)
@@ -83,18 +92,16 @@ def test_three_channels_two_agents(channel_server, fake_telegram, fake_zalo):
     assert any("500.000₫" in (f.get("text") or "") for f in widget_say(url, widget, "phí ship bao nhiêu vậy"))
 
     # Lan resolves Telegram, Minh resolves Zalo; both customers are asked for a rating and answer it.
-    before_tg = len(fake_telegram.sent(chat))
     assert lan.post(f"/api/agent/handoffs/{tg_item['id']}/resolve").status_code == 200
-    rating_question = fake_telegram.wait_sent(chat, count=before_tg + 1)[-1]
-    assert "từ 1" in rating_question["text"]
+    eventually(lambda: any("từ 1" in m["text"] for m in fake_telegram.sent(chat)))
     telegram.post(channel_server, telegram.text_update(chat, "5"))
-    assert "cảm ơn anh/chị đã đánh giá" in fake_telegram.wait_sent(chat, count=before_tg + 2)[-1]["text"]
+    eventually(lambda: any("cảm ơn anh/chị đã đánh giá" in m["text"] for m in fake_telegram.sent(chat)))
 
-    before_zalo = len(fake_zalo.messages_to(user))
     assert minh.post(f"/api/agent/handoffs/{zalo_item['id']}/resolve").status_code == 200
-    fake_zalo.wait_delivered(user, count=before_zalo + 1)
+    zalo_texts = lambda: [c.body["message"]["text"] for c in fake_zalo.messages_to(user)]  # noqa: E731
+    eventually(lambda: any("từ 1" in t for t in zalo_texts()))
     zalo.post(channel_server, zalo.event(user, "4"))
-    fake_zalo.wait_delivered(user, count=before_zalo + 2)
+    eventually(lambda: any("cảm ơn anh/chị đã đánh giá" in t for t in zalo_texts()))
 
     stats = lan.http.get("/api/agent/queue").json()["stats"]
     assert stats["csat_count"] >= 2
