@@ -44,17 +44,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """Linux: the action server gets SIGTERM if the gateway dies, even by SIGKILL (no orphans)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 @contextmanager
 def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
     """Start the rasa-sdk action server for `url` (unless one already answers there)."""
@@ -65,7 +54,7 @@ def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
         yield None
         return
     command = [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
-    process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+    process = subprocess.Popen(command, env=env)
     try:
         if not _wait_http(health, 120, process):
             raise SystemExit(f"the action server did not start ({' '.join(command)})")
