@@ -26,6 +26,14 @@ from retrieval import api as kb_api
 
 log = logging.getLogger(__name__)
 
+# Sent with every response; pages only load their own scripts, so framing and sniffing are off.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
 
 def _web_sender(connector: "web.WebConnector"):
     async def send(conversation_id: str, message: OutboundMessage) -> None:
@@ -90,6 +98,35 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return JSONResponse(status_code=422, content={"error": reasons})
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    @app.get("/live", tags=["ops"])
+    async def live() -> dict:
+        """The process answers (for a liveness probe)."""
+        return {"status": "alive"}
+
+    @app.get("/ready", tags=["ops"])
+    async def ready(request: Request) -> JSONResponse:
+        """Model, KB and app database usable (for a readiness probe / load balancer)."""
+        problems = []
+        if getattr(request.app.state, "assistant", None) is None:
+            problems.append("model not loaded")
+        if not getattr(request.app.state, "kb", None) or not request.app.state.kb.entries:
+            problems.append("knowledge base empty")
+        try:
+            with request.app.state.conversations.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as error:  # any database failure means "not ready", never a 500
+            problems.append(f"app database: {type(error).__name__}")
+        status = 200 if not problems else 503
+        return JSONResponse(status_code=status, content={"status": "ready" if not problems else "not ready",
+                                                         "problems": problems})
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> dict:

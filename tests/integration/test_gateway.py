@@ -48,3 +48,17 @@ def test_html_and_emoji_are_just_text(server):
 def test_kb_search_endpoint(server):
     body = httpx.post(f"{server}/kb/search", json={"text": "hotline", "top_k": 3}).json()
     assert body["hits"][0]["id"] == "contact-hotline"
+
+
+def test_liveness_and_readiness(server):
+    assert httpx.get(f"{server}/live").json() == {"status": "alive"}
+    ready = httpx.get(f"{server}/ready")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "problems": []}
+
+
+@pytest.mark.parametrize("path", ["/", "/agent", "/health", "/widget.js"])
+def test_pages_carry_security_headers(server, path):
+    headers = httpx.get(f"{server}{path}").headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "strict-origin" in headers["referrer-policy"]
