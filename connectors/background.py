@@ -5,9 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Dict, Set
+from typing import Awaitable, Callable, Dict, Optional, Set
+
+from connectors.messages import InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
+
+BUSY = "Dạ, hệ thống đang bận, anh/chị nhắn lại giúp em sau ít phút nhé."
+Send = Callable[[str, OutboundMessage], Awaitable[None]]
+
+
+async def answer_recorded(conversations, inbound: InboundMessage, row: int, canned: Optional[str],
+                          send: Send) -> None:
+    """Answer a webhook message the channel already recorded (row): a canned reply (and mark it
+    answered), or the assistant's replies; if the assistant fails, apologise instead of going quiet."""
+    conversation = inbound.conversation_id
+    if canned is not None:
+        await send(conversation, OutboundMessage(conversation, canned))
+        await asyncio.get_running_loop().run_in_executor(None, conversations.mark_answered, row)
+        return
+    try:
+        replies = await conversations.handle(inbound, recorded=row)
+    except Exception:
+        log.exception("engine failed for %s", conversation)
+        await send(conversation, OutboundMessage(conversation, BUSY))
+        return
+    for reply in replies:
+        await send(conversation, reply)
 
 
 class OrderedTasks:

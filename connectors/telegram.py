@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
-from connectors.background import OrderedTasks
+from connectors.background import OrderedTasks, answer_recorded
 from connectors.messages import Button, InboundMessage, OutboundMessage, split_text
 from cskh.conversation import ConversationService, Duplicate
 from cskh.settings import Settings
@@ -44,7 +44,6 @@ START_PAYLOAD = "/greet"   # /start greets like the web widget does
 ALLOWED_UPDATES = ["message", "callback_query"]
 TEXT_ONLY = "Dạ, hiện em chỉ đọc được tin nhắn văn bản, anh/chị nhắn bằng chữ giúp em nhé."
 EXPIRED_BUTTON = "Dạ, nút này đã hết hạn, anh/chị nhắn lại yêu cầu giúp em nhé."
-BUSY = "Dạ, hệ thống đang bận, anh/chị nhắn lại giúp em sau ít phút nhé."
 CHOOSE = "Dạ, anh/chị chọn giúp em:"
 
 metadata = MetaData()
@@ -239,24 +238,12 @@ class TelegramConnector:
         return {}
 
     async def _answer(self, incoming: Incoming, inbound: InboundMessage, row: int, canned: Optional[str]) -> None:
-        conversation = inbound.conversation_id
         if incoming.callback_query_id is not None:
             try:
                 await self.bot.answer_callback_query(incoming.callback_query_id)
             except TelegramError as error:  # too late or already answered: the reply matters more
                 log.info("answerCallbackQuery failed: %s", error)
-        if canned is not None:
-            await self.send(conversation, OutboundMessage(conversation, canned))
-            await asyncio.get_running_loop().run_in_executor(None, self.conversations.mark_answered, row)
-            return
-        try:
-            replies = await self.conversations.handle(inbound, recorded=row)
-        except Exception:
-            log.exception("engine failed for %s", conversation)
-            await self.send(conversation, OutboundMessage(conversation, BUSY))
-            return
-        for reply in replies:
-            await self.send(conversation, reply)
+        await answer_recorded(self.conversations, inbound, row, canned, self.send)
 
     # outbound -----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError, constr
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 
-from connectors.background import OrderedTasks
+from connectors.background import OrderedTasks, answer_recorded
 from connectors.messages import Button, InboundMessage, OutboundMessage, split_text
 from cskh.conversation import ConversationService, Duplicate
 from cskh.settings import Settings
@@ -45,7 +45,6 @@ INVALID_TOKEN = -216
 REFRESH_MARGIN = timedelta(minutes=5)
 MAX_BODY = 1_000_000
 TEXT_ONLY = "Dạ, hiện em chỉ đọc được tin nhắn văn bản, anh/chị nhắn bằng chữ giúp em nhé."
-BUSY = "Dạ, hệ thống đang bận, anh/chị nhắn lại giúp em sau ít phút nhé."
 CHOOSE_HINT = "(Anh/chị nhắn số để chọn ạ.)"
 
 
@@ -273,22 +272,11 @@ class ZaloConnector:
         return {}
 
     async def _answer(self, inbound: InboundMessage, row: int, canned: Optional[str]) -> None:
-        conversation = inbound.conversation_id
-        if canned is not None:
-            await self.send(conversation, OutboundMessage(conversation, canned))
-            await asyncio.get_running_loop().run_in_executor(None, self.conversations.mark_answered, row)
-            return
-        chosen = choose(inbound.text, self._menus.pop(conversation, ()))
-        if chosen is not None:
-            inbound = replace(inbound, text=chosen)
-        try:
-            replies = await self.conversations.handle(inbound, recorded=row)
-        except Exception:
-            log.exception("engine failed for %s", conversation)
-            await self.send(conversation, OutboundMessage(conversation, BUSY))
-            return
-        for reply in replies:
-            await self.send(conversation, reply)
+        if canned is None:  # a number or a title answers the last numbered menu sent to this user
+            chosen = choose(inbound.text, self._menus.pop(inbound.conversation_id, ()))
+            if chosen is not None:
+                inbound = replace(inbound, text=chosen)
+        await answer_recorded(self.conversations, inbound, row, canned, self.send)
 
     # outbound -----------------------------------------------------------------------------
 
