@@ -9,18 +9,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from cskh.assistant import Assistant
+from cskh.assistant import Assistant, ModelWatcher
+from cskh import metrics
 from cskh.conversation import ConversationService
 from cskh.settings import Settings, get_settings
 from connectors import rest
 from connectors import web
 from connectors import telegram, zalo
+from connectors import ratelimit
+from connectors import guards
 from connectors.messages import OutboundMessage
 from handoff import api as handoff_api
 from handoff.accounts import Accounts
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
-from leads import api as leads_api
+from leads import api as leads_api, models_api, pages as leads_pages
 from retrieval import admin as kb_admin
 from retrieval import api as kb_api
 
@@ -59,6 +62,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.kb_overrides = OverrideStore(make_engine(settings.app_database_url))
         app.state.kb = open_kb(settings, app.state.kb_overrides)
         app.state.assistant = Assistant.load(settings)
+        app.state.model_watcher = ModelWatcher(app.state.assistant, settings)
         app_db = make_engine(settings.app_database_url)
         app.state.conversations = ConversationService(app.state.assistant, app_db,
                                                       frustration_trigger=settings.handoff_frustration)
@@ -66,6 +70,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.handoffs = HandoffService(HandoffQueue(app_db), app.state.assistant, app.state.conversations.deliver,
                                             auto_assign=settings.handoff_auto_assign, hours=settings.agent_hours)
         app.state.conversations.handoffs = app.state.handoffs
+        app.state.limits = ratelimit.Limits(settings)
+        metrics.bind(app.state.handoffs, app.state.assistant)
         app.state.web = web.WebConnector(app.state.conversations)
         # Channels with credentials; without them, one log line and their webhook answers 503.
         app.state.telegram = telegram.TelegramConnector.from_settings(settings, app.state.conversations)
@@ -77,12 +83,17 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                 app.state.conversations.register_channel(name, channel.send)
         for channel in channels:
             await channel.start()
+        app.state.model_watcher.start()
         log.info("cskh ready on %s", settings.public_url)
         yield
+        await app.state.model_watcher.stop()
         for channel in channels:
             await channel.stop()
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
+    guards.install(app)                      # oversized headers, NUL paths, huge ids: 4xx (inside the metrics)
+    app.add_middleware(metrics.HttpMetrics)  # requests by route template and status
+    app.include_router(metrics.router)       # GET /metrics
     app.include_router(rest.router)
     app.include_router(web.router)
     app.include_router(telegram.router)
@@ -93,6 +104,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(handoff_api.pages)
     app.include_router(handoff_api.api)
     app.include_router(leads_api.router)
+    app.include_router(models_api.router)
+    app.include_router(leads_pages.pages)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -27,7 +27,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
 from connectors.background import OrderedTasks, answer_recorded
-from connectors.messages import Button, InboundMessage, OutboundMessage, split_text
+from connectors import ratelimit
+from connectors.messages import Button, InboundMessage, OutboundMessage, clean_text, split_text
 from cskh.conversation import ConversationService, Duplicate
 from cskh.settings import Settings
 
@@ -222,8 +223,8 @@ class TelegramConnector:
             return {"ignored": True}
         loop = asyncio.get_running_loop()
         text, canned = incoming.text, None
-        if text is None:
-            canned = TEXT_ONLY
+        if text is None or not clean_text(text).strip():  # not text, or only invisible characters
+            text, canned = None, TEXT_ONLY
         elif incoming.callback_query_id is not None:
             text = await loop.run_in_executor(None, self.callbacks.payload_for, text)
             canned = None if text is not None else EXPIRED_BUTTON
@@ -338,7 +339,7 @@ async def webhook(request: Request) -> Any:
         return error(413, "request body too large")
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return error(400, "body must be a JSON Telegram update")
     if not isinstance(payload, dict):
         return error(400, "body must be a JSON object (a Telegram update)")
@@ -347,6 +348,14 @@ async def webhook(request: Request) -> Any:
         return error(422, "update_id: must be an integer")
     try:
         update = Update.de_json(payload, connector.bot)
+        incoming = read_update(update)
+        if incoming is not None:
+            # Flooding: Telegram must still get 200 (it would redeliver), the message is dropped.
+            wait = ratelimit.limits(request.app).message("telegram", sender=f"telegram:{incoming.chat_id}")
+            if wait:
+                log.warning("telegram: dropped update %s from chat %s (rate limited)", update.update_id,
+                            incoming.chat_id)
+                return {"ok": True, "dropped": "rate_limited"}
         outcome = await connector.accept(update)
     except BadUpdate as bad:
         return error(422, str(bad))

@@ -24,7 +24,8 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError, constr, validator
 
-from connectors.messages import InboundMessage, OutboundMessage
+from connectors import ratelimit
+from connectors.messages import InboundMessage, OutboundMessage, clean_text
 from cskh.conversation import ConversationService, Duplicate
 from cskh.settings import get_settings
 
@@ -51,6 +52,7 @@ class WebMessageIn(BaseModel):
 
     @validator("text")
     def _has_text(cls, value: str) -> str:
+        value = clean_text(value)
         if not value.strip():
             raise ValueError("text is empty")
         limit = get_settings().max_message_chars
@@ -69,7 +71,7 @@ def parse_frame(raw: str) -> Dict[str, Any]:
         raise BadFrame("frame too large")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadFrame('frame must be JSON: {"type": "message", "text": "...", "id": "..."}') from None
     if not isinstance(frame, dict):
         raise BadFrame("frame must be a JSON object")
@@ -205,7 +207,20 @@ async def chat_socket(socket: WebSocket, conversation: str = "") -> None:
         for frame in connector.pending(conversation):
             await socket.send_json(frame)
         while True:
-            raw = await socket.receive_text()
+            received = await socket.receive()
+            if received["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(received.get("code", 1000))
+            raw = received.get("text")
+            if raw is None:  # a binary frame: the widget never sends one, but text in it is accepted
+                try:
+                    raw = (received.get("bytes") or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    await socket.send_json({"type": "error", "reason": "frames must be UTF-8 JSON text"})
+                    continue
+            wait = ratelimit.limits(socket.app).message("ws", ratelimit.client_ip(socket), f"web:{conversation}")
+            if wait:
+                await _slow_down(socket, raw, wait)
+                continue
             try:
                 frame = parse_frame(raw)
                 message = WebMessageIn.parse_obj({"conversation": conversation, "text": frame.get("text"),
@@ -221,6 +236,25 @@ async def chat_socket(socket: WebSocket, conversation: str = "") -> None:
         pass
     finally:
         connector.detach(conversation, socket)
+
+
+async def _slow_down(socket: WebSocket, raw: str, wait: float) -> None:
+    """Over the rate limit: a polite reply instead of an answer, and the message acknowledged
+    (not processed: the customer sends it again)."""
+    message_id = None
+    try:
+        frame = json.loads(raw) if len(raw) <= 64 * 1024 else None
+        candidate = frame.get("id") if isinstance(frame, dict) else None
+        message_id = candidate if isinstance(candidate, str) and _ID.match(candidate) else None
+    except (ValueError, RecursionError):
+        pass
+    reply: Dict[str, Any] = {"type": "message", "text": ratelimit.POLITE, "buttons": [],
+                             "custom": {"rate_limited": True, "retry_after": ratelimit.retry_after(wait)}}
+    if message_id:
+        reply["reply_to"] = message_id
+    await socket.send_json(reply)
+    if message_id:
+        await socket.send_json({"type": "ack", "id": message_id, "duplicate": False, "rate_limited": True})
 
 
 async def _answer_on_socket(connector: WebConnector, socket: WebSocket, message: WebMessageIn) -> None:
@@ -263,6 +297,9 @@ async def preflight() -> Response:
 @router.post("/api/web/messages")
 async def post_message(request: Request) -> Any:
     """The widget's fallback when WebSockets fail: one message in, the replies in the response."""
+    wait = ratelimit.check_http(request, "web")
+    if wait:
+        return ratelimit.too_many(wait, ratelimit.POLITE, CORS)
     body = await request.body()
     if len(body) > get_settings().max_message_chars * 4 + 1024:
         return _error(413, "request body too large")
@@ -272,6 +309,11 @@ async def post_message(request: Request) -> Any:
         if any(e["type"].startswith("value_error.jsondecode") for e in invalid.errors()):
             return _error(400, 'body must be JSON: {"conversation": "...", "text": "...", "id": "..."}')
         return _error(422, _reasons(invalid))
+    except RecursionError:
+        return _error(400, "body must be JSON nested less deeply")
+    wait = ratelimit.limits(request.app).message("web", sender=f"web:{message.conversation}")
+    if wait:
+        return ratelimit.too_many(wait, ratelimit.POLITE, CORS)
     connector = _connector(request.app)
     try:
         replies = await connector.answer(message.conversation, message.text, message.id)
@@ -298,6 +340,9 @@ async def updates(request: Request, conversation: str = Query(..., regex=ID_PATT
 @router.get("/api/web/history")
 async def history(request: Request, conversation: str = Query(..., regex=ID_PATTERN)) -> Any:
     """The transcript so far, oldest first: [{"from": "user"|"bot"|"notice", "text", "buttons"?, "custom"?}]."""
+    wait = ratelimit.check_http(request, "history")
+    if wait:
+        return ratelimit.too_many(wait, ratelimit.POLITE, CORS)
     store = request.app.state.assistant.agent.tracker_store
     tracker = await store.retrieve_full_tracker(rasa_id(conversation))
     events = [e.as_dict() for e in tracker.events] if tracker else []

@@ -29,7 +29,8 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 
 from connectors.background import OrderedTasks, answer_recorded
-from connectors.messages import Button, InboundMessage, OutboundMessage, split_text
+from connectors import ratelimit
+from connectors.messages import Button, InboundMessage, OutboundMessage, clean_text, split_text
 from cskh.conversation import ConversationService, Duplicate
 from cskh.settings import Settings
 
@@ -250,9 +251,10 @@ class ZaloConnector:
         name = event.get("event_name")
         if name == TEXT_EVENT:
             text_event = ZaloTextEvent.parse_obj(event)
-            inbound = InboundMessage(CHANNEL, text_event.sender.id, text_event.message.text,
+            canned = None if clean_text(text_event.message.text).strip() else TEXT_ONLY  # only invisible characters
+            inbound = InboundMessage(CHANNEL, text_event.sender.id,
+                                     text_event.message.text if canned is None else f"[{name}]",
                                      message_id=text_event.message.msg_id)
-            canned = None
         elif isinstance(name, str) and name.startswith(USER_EVENT_PREFIX):
             user_event = ZaloUserEvent.parse_obj(event)
             msg_id = (user_event.message or {}).get("msg_id")
@@ -382,7 +384,7 @@ async def webhook(request: Request) -> Any:
         return error(413, "request body too large")
     try:
         event = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return error(400, "body must be a JSON Zalo event")
     if not isinstance(event, dict):
         return error(400, "body must be a JSON object (a Zalo event)")
@@ -391,6 +393,13 @@ async def webhook(request: Request) -> Any:
         return error(400, "timestamp: missing (it is part of the signature)")
     if not signature_matches(header, connector.expected_signature(body, str(timestamp))):
         return error(403, f"wrong {SIGNATURE_HEADER}")
+    name, sender = event.get("event_name"), event.get("sender")
+    user = sender.get("id") if isinstance(sender, dict) else None
+    if isinstance(name, str) and name.startswith(USER_EVENT_PREFIX) and isinstance(user, str) and user:
+        # Flooding: Zalo must still get 200 (it would redeliver), the message is dropped.
+        if ratelimit.limits(request.app).message("zalo", sender=f"zalo:{user[:64]}"):
+            log.warning("zalo: dropped %s from user %s (rate limited)", name, user[:64])
+            return {"ok": True, "dropped": "rate_limited"}
     try:
         outcome = await connector.accept(event)
     except ValidationError as invalid:

@@ -2,6 +2,7 @@
 per conversation (Rasa's lock store), storing every turn in the SQL tracker store."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -10,9 +11,10 @@ from urllib.parse import urlparse
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import InMemoryLockStore
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
-from rasa.model import get_latest_model
 from rasa.utils.endpoints import EndpointConfig
 
 from cskh.settings import Settings
@@ -35,11 +37,14 @@ def tracker_store(url: str) -> SQLTrackerStore:
                            db=parsed.path.lstrip("/"), username=parsed.username, password=parsed.password)
 
 
-def latest_model(model_dir: Path) -> Path:
-    found = get_latest_model(str(model_dir)) if model_dir.exists() else None
-    if not found:
-        raise ModelMissing(f"no trained model in {model_dir}; run `cskh train`")
-    return Path(found)
+def served_model(settings: Settings) -> Path:
+    """The model the registry says to serve (promotions, rollbacks), else the newest file."""
+    from leads.models import ModelRegistry
+
+    found = ModelRegistry(settings.app_database_url, settings.model_dir).current_path()
+    if found is None:
+        raise ModelMissing(f"no trained model in {settings.model_dir}; run `cskh train`")
+    return found
 
 
 class Assistant:
@@ -49,12 +54,29 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings) -> "Assistant":
-        model_path = latest_model(settings.model_dir)
+        model_path = served_model(settings)
         agent = Agent.load(str(model_path), tracker_store=tracker_store(settings.tracker_store_url),
                            lock_store=InMemoryLockStore(),
                            action_endpoint=EndpointConfig(url=settings.action_server_url))
         log.info("loaded model %s", model_path.name)
         return cls(agent, model_path)
+
+    async def switch(self, model_path: Path) -> None:
+        """Serve another model without dropping a conversation: the new processor is loaded beside
+        the old one (which finishes the messages it is handling), then swapped in. Conversations
+        live in the tracker store, so they go on under the new model."""
+        agent = self.agent
+        processor = await asyncio.get_running_loop().run_in_executor(None, lambda: MessageProcessor(
+            model_path=str(model_path), tracker_store=agent.tracker_store, lock_store=agent.lock_store,
+            action_endpoint=agent.action_endpoint, generator=agent.nlg, http_interpreter=agent.http_interpreter))
+        # what Agent.load_model does after loading, done here on the event loop in one go
+        agent.processor = processor
+        agent.domain = processor.domain
+        agent.tracker_store.domain = processor.domain
+        if isinstance(agent.nlg, TemplatedNaturalLanguageGenerator):
+            agent.nlg.responses = processor.domain.responses if processor.domain else {}
+        previous, self.model_path = self.model_path, model_path
+        log.info("switched model %s → %s", previous.name, model_path.name)
 
     async def handle(self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         output = CollectingOutputChannel()
@@ -88,3 +110,57 @@ class Assistant:
     async def events(self, sender: str) -> List[Dict[str, Any]]:
         tracker = await self.agent.processor.get_tracker(sender)
         return [event.as_dict() for event in tracker.events]
+
+
+class ModelWatcher:
+    """Polls the model registry and switches the assistant when a promotion or rollback names
+    another model (every replica runs one, so all of them follow the same table)."""
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        from leads.models import ModelRegistry
+
+        self.assistant = assistant
+        self.settings = settings
+        self.registry = ModelRegistry(settings.app_database_url, settings.model_dir)
+        self._task: Optional["asyncio.Task[None]"] = None
+
+    def _deployed(self) -> Optional[Path]:
+        """The deployed model's file; None before the first deployment, so a file that `rasa train`
+        is still writing into the model directory is never picked up by a running service."""
+        name = self.registry.current()
+        path = Path(self.settings.model_dir) / name if name else None
+        return path if path is not None and path.is_file() else None
+
+    async def check(self) -> bool:
+        """Switch if the registry names another model; True when it switched."""
+        try:
+            wanted = await asyncio.get_running_loop().run_in_executor(None, self._deployed)
+        except Exception as error:  # registry unreachable: keep serving what we have
+            log.warning("model registry not readable: %s", error)
+            return False
+        if wanted is None or wanted.resolve() == self.assistant.model_path.resolve():
+            return False
+        try:
+            await self.assistant.switch(wanted)
+        except Exception:
+            log.exception("could not load model %s; still serving %s", wanted.name, self.assistant.model_path.name)
+            return False
+        return True
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.model_poll_seconds)
+            await self.check()
+
+    def start(self) -> None:
+        if self.settings.model_poll_seconds > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="model-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

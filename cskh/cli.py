@@ -53,7 +53,7 @@ def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
         log.info("using the action server already running at %s", parsed.netloc)
         yield None
         return
-    command = [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
+    command = [sys.executable, "-m", "cskh.action_server", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
     process = subprocess.Popen(command, env=env)
     try:
         if not _wait_http(health, 120, process):
@@ -68,11 +68,8 @@ def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from cskh.assistant import ModelMissing, latest_model
+    from cskh.logging import configure as configure_logging
     from cskh.settings import get_settings
-    from cskh.setup import ensure_database, train
 
     if args.port:
         os.environ["CSKH_PORT"] = str(args.port)
@@ -80,22 +77,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ["CSKH_HOST"] = args.host
     get_settings.cache_clear()
     settings = get_settings()
-    settings.check_production()
+    # Before the heavy imports, so their warnings are log lines too (JSON in production).
+    log_format = settings.effective_log_format  # CSKH_LOG_FORMAT; json by default in production
+    configure_logging(log_format, settings.log_level)
+    try:
+        settings.check_production()
+    except RuntimeError as unsafe:  # placeholder or missing secrets: refuse, before loading anything
+        log.error("%s", unsafe)
+        return 2
+
+    import uvicorn
+
+    from cskh.assistant import ModelMissing, served_model
+    from cskh.setup import ensure_database, train
+
     ensure_database(settings)
     try:
-        latest_model(settings.model_dir)
+        served_model(settings)
     except ModelMissing:
         log.info("no trained model yet: training one")
         if train() != 0:
             return 1
     env = dict(os.environ, CSKH_PORT=str(settings.port))
     from connectors.gateway import create_app
+    from connectors.guards import UVICORN_MAX_HEADER_BYTES
 
     server = action_server(settings.action_server_url, env) if settings.start_action_server else _nothing()
     with server:
-        print(f"cskh is serving on {settings.public_url}  (REST: {settings.public_url}/webhooks/rest/webhook)",
-              flush=True)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="wsproto", log_level="info")
+        banner = f"cskh is serving on {settings.public_url}  (REST: {settings.public_url}/webhooks/rest/webhook)"
+        if log_format == "json":
+            log.info(banner)
+        else:
+            print(banner, flush=True)
+        # h11 (not httptools) bounds request headers: over 64 KB is refused before the app reads it.
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="wsproto", http="h11",
+                    h11_max_incomplete_event_size=UVICORN_MAX_HEADER_BYTES, log_level=settings.log_level.lower(),
+                    log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG)
     return 0
 
 
@@ -105,9 +122,13 @@ def _nothing() -> Iterator[None]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from cskh.setup import train
+    from cskh.settings import get_settings
+    from cskh.setup import deploy_trained, train
 
-    return train(force=args.force)
+    code = train(force=args.force)
+    if code == 0:
+        deploy_trained(get_settings(), by="cskh train")
+    return code
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -440,7 +461,7 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
     _utf8_stdout()
     print(format_report(report), end="")
     if report.examples or report.moved:
-        print("retrain the model (`cskh train`) for the new examples to count")
+        print("retrain the model (`cskh retrain`) for the new examples to count")
     return 0
 
 
@@ -539,6 +560,10 @@ def parser() -> argparse.ArgumentParser:
     rapply.add_argument("--nlu-dir", help="NLU data directory (default bot/data/nlu)")
     rapply.add_argument("--faq-dir", help="KB source directory (default faq_corpus/)")
     rapply.set_defaults(func=cmd_review_apply)
+
+    from leads.cli import add_parsers as add_model_parsers
+
+    add_model_parsers(sub)
     return root
 
 

@@ -7,7 +7,10 @@ and different conversations concurrently, and turns Rasa's replies into Outbound
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
+import time
 from collections import defaultdict, deque
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, Deque, Dict, List, Optional
@@ -18,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from connectors.messages import InboundMessage, OutboundMessage
-from cskh import sentiment
+from cskh import metrics, sentiment
+from cskh.logging import conversation_context
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,12 @@ inbound_messages = Table(
 
 class Duplicate(Exception):
     """This channel message id was already received."""
+
+
+def _in_thread(function, *args):
+    """run_in_executor, keeping the log context (conversation id) in the worker thread."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return asyncio.get_running_loop().run_in_executor(None, call)
 
 
 class ConversationService:
@@ -82,9 +92,12 @@ class ConversationService:
                "received_at": datetime.now(timezone.utc), "status": "received"}
         try:
             with self.engine.begin() as conn:
-                return int(conn.execute(inbound_messages.insert().values(**row)).inserted_primary_key[0])
+                row_id = int(conn.execute(inbound_messages.insert().values(**row)).inserted_primary_key[0])
         except IntegrityError as error:
+            metrics.MESSAGES_DUPLICATE.labels(metrics.channel_label(message.channel)).inc()
             raise Duplicate(f"{message.channel} message {message.message_id} already received") from error
+        metrics.MESSAGES_RECEIVED.labels(metrics.channel_label(message.channel)).inc()
+        return row_id
 
     def _mark(self, row_id: int, status: str) -> None:
         with self.engine.begin() as conn:
@@ -95,37 +108,43 @@ class ConversationService:
 
         `recorded`: the row id when the channel already called `record` (webhooks record before
         acknowledging, then answer in the background)."""
-        loop = asyncio.get_running_loop()
-        row_id = recorded if recorded is not None else await loop.run_in_executor(None, self.record, message)
+        started = time.perf_counter()
+        channel = metrics.channel_label(message.channel)
         conversation = message.conversation_id
-        async with self._locks[conversation]:
-            try:
-                replies = await self._answer(conversation, message)
-            except Exception:
-                await loop.run_in_executor(None, self._mark, row_id, "failed")
-                raise
-        await loop.run_in_executor(None, self._mark, row_id, "answered")
+        with conversation_context(conversation, message.channel):  # every log line below carries it
+            row_id = recorded if recorded is not None else await _in_thread(self.record, message)
+            async with self._locks[conversation]:
+                try:
+                    replies = await self._answer(conversation, message)
+                except Exception:
+                    metrics.MESSAGES_FAILED.labels(channel).inc()
+                    await _in_thread(self._mark, row_id, "failed")
+                    raise
+            await _in_thread(self._mark, row_id, "answered")
+            elapsed = time.perf_counter() - started
+            log.info("answered in %.0f ms", elapsed * 1000,
+                     extra={"latency_ms": round(elapsed * 1000, 1), "replies": len(replies)})
+        metrics.REPLY_LATENCY.labels(channel).observe(elapsed)
         return replies
 
     async def _answer(self, conversation: str, message: InboundMessage) -> List[OutboundMessage]:
-        loop = asyncio.get_running_loop()
         if self.handoffs is not None:
-            rating = await loop.run_in_executor(None, self.handoffs.csat_reply, conversation, message.text)
+            rating = await _in_thread(self.handoffs.csat_reply, conversation, message.text)
             if rating is not None:
                 await self.assistant.append(conversation, [UserUttered(message.text, metadata={"csat": True}),
                                                            BotUttered(rating[0].text)])
                 return self.drain(conversation) + rating
-        mood = await loop.run_in_executor(None, sentiment.predict, message.text)
+        mood = await _in_thread(sentiment.predict, message.text)
         history = self._negativity[conversation]
         history.append(mood.negative_probability)
-        metadata = {"channel": message.channel, **message.metadata,
+        metadata = {**message.metadata, "channel": message.channel,  # a client cannot claim another channel
                     "sentiment": {"label": mood.label, "score": round(mood.score, 4),
                                   "negative": round(mood.negative_probability, 4), "signals": list(mood.signals)}}
         raw = await self.assistant.handle(conversation, message.text, metadata)
         replies = [OutboundMessage.from_rasa(conversation, r) for r in raw]
         if self.handoffs is None:
             return replies
-        current = await loop.run_in_executor(None, self.handoffs.queue.current, conversation)
+        current = await _in_thread(self.handoffs.queue.current, conversation)
         if current is not None and current.is_open:
             self.handoffs.customer_said(conversation, message.text)
         elif self.frustration_trigger and (sentiment.is_frustrated(mood) or sentiment.worsening(list(history))):

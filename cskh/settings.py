@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from pydantic import BaseSettings, validator
 
@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     model_dir: Path = ROOT / "models"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     start_action_server: bool = True
+
+    # Retraining (`cskh retrain`): where config.yml, domain.yml and bot/data live, the fixed
+    # evaluation set, and the gate. The gateway polls the model registry for promotions/rollbacks.
+    project_dir: Path = ROOT
+    nlu_eval_file: Optional[Path] = None  # default: <project_dir>/bot/eval/nlu_eval.yml
+    gate_tolerance: float = 0.01          # macro-F1 the candidate may lose
+    gate_intent_tolerance: float = 0.20   # F1 any one intent (>= 5 eval examples) may lose
+    model_poll_seconds: float = 5.0
 
     # Knowledge base.
     kb_source_dir: Path = ROOT / "faq_corpus"
@@ -62,6 +70,18 @@ class Settings(BaseSettings):
     # Gateway limits.
     max_message_chars: int = 4000
     admin_token: str = "change-me"
+    # Rate limits (token buckets, per process): messages per minute and burst; 0 turns one off.
+    rate_per_sender: float = 20      # per customer (REST sender, widget conversation, Telegram/Zalo user)
+    rate_sender_burst: int = 10
+    rate_per_ip: float = 120         # per client IP on the customer endpoints (not Telegram/Zalo: one IP each)
+    rate_ip_burst: int = 60
+    rate_login_per_ip: float = 10    # failed console logins per client IP
+    rate_login_burst: int = 5
+
+    # Operations.
+    log_format: Optional[str] = None  # "text" or "json"; default json in production, text elsewhere
+    log_level: str = "INFO"
+    metrics_token: Optional[str] = None  # when set, GET /metrics needs "Authorization: Bearer <token>"
 
     class Config:
         env_prefix = "CSKH_"
@@ -73,6 +93,18 @@ class Settings(BaseSettings):
             raise ValueError("CSKH_ENV must be development, test or production")
         return value
 
+    @validator("log_format")
+    def _known_log_format(cls, value: Optional[str]) -> Optional[str]:
+        if value is None or not value.strip():
+            return None
+        if value.strip().lower() not in {"text", "json"}:
+            raise ValueError("CSKH_LOG_FORMAT must be text or json")
+        return value.strip().lower()
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.env == "production" else "text")
+
     @property
     def public_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -82,13 +114,40 @@ class Settings(BaseSettings):
         return self.handoff_url or f"http://127.0.0.1:{self.port}/internal/handoffs"
 
     @property
+    def nlu_eval_path(self) -> Path:
+        return self.nlu_eval_file or Path(self.project_dir) / "bot" / "eval" / "nlu_eval.yml"
+
+    @property
     def kb_search_url(self) -> str:
         return self.kb_url or f"http://127.0.0.1:{self.port}/kb/search"
 
+    def production_problems(self) -> List[str]:
+        """What would make this configuration unsafe to serve production traffic (empty: none)."""
+        if self.env != "production":
+            return []
+        problems = []
+        if _placeholder(self.admin_token):
+            problems.append("CSKH_ADMIN_TOKEN must be set to a real secret")
+        if self.telegram_token and _placeholder(self.telegram_secret):
+            problems.append("CSKH_TELEGRAM_SECRET must be set when CSKH_TELEGRAM_TOKEN is "
+                            "(anyone could post forged updates to the webhook)")
+        zalo_configured = any((self.zalo_app_id, self.zalo_access_token, self.zalo_refresh_token))
+        if zalo_configured and _placeholder(self.zalo_oa_secret):
+            problems.append("CSKH_ZALO_OA_SECRET must be set when the Zalo channel is configured "
+                            "(it is what checks X-ZEvent-Signature)")
+        if self.metrics_token is not None and _placeholder(self.metrics_token):
+            problems.append("CSKH_METRICS_TOKEN is a placeholder; set a real secret or leave it unset")
+        return problems
+
     def check_production(self) -> None:
-        """Refuse to serve production traffic with a placeholder secret."""
-        if self.env == "production" and self.admin_token.strip().lower() in PLACEHOLDER_SECRETS:
-            raise RuntimeError("CSKH_ADMIN_TOKEN must be set to a real secret when CSKH_ENV=production")
+        """Refuse to serve production traffic with a placeholder or missing secret."""
+        problems = self.production_problems()
+        if problems:
+            raise RuntimeError("refusing to start with CSKH_ENV=production: " + "; ".join(problems))
+
+
+def _placeholder(secret: Optional[str]) -> bool:
+    return secret is None or secret.strip().lower() in PLACEHOLDER_SECRETS
 
 
 @lru_cache

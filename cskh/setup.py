@@ -6,7 +6,7 @@ from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from cskh.settings import ROOT, Settings
 from retrieval.corpus import load_source
@@ -72,11 +72,13 @@ def open_kb(settings: Settings, overrides: Optional[OverrideStore] = None) -> Kn
 KEEP_MODELS = 5
 
 
-def prune_models(model_dir: Path, keep: int = KEEP_MODELS) -> None:
-    """Keep the newest `keep` models (older ones are only disk)."""
-    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+def prune_models(model_dir: Path, keep: int = KEEP_MODELS, protected: Iterable[str] = ()) -> None:
+    """Keep the newest `keep` models and the protected ones (served, or a rollback's target)."""
+    spare = set(protected)
+    models = sorted(Path(model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in models[keep:]:
-        old.unlink()
+        if old.name not in spare:
+            old.unlink()
 
 
 def train(force: bool = False, out: Optional[Path] = None) -> int:
@@ -88,5 +90,23 @@ def train(force: bool = False, out: Optional[Path] = None) -> int:
         command.append("--force")
     code = subprocess.call(command, cwd=ROOT)
     if code == 0:
-        prune_models(out or ROOT / "models")
+        from cskh.settings import get_settings
+        from leads.models import ModelRegistry
+
+        model_dir = out or ROOT / "models"
+        prune_models(model_dir, protected=ModelRegistry(get_settings().app_database_url, model_dir).protected())
     return code
+
+
+def deploy_trained(settings: Settings, by: Optional[str] = None) -> Optional[str]:
+    """Register the newest model file as served (a hand-trained model is deployed without the gate;
+    `cskh retrain` is the gated path), then prune old files."""
+    from leads.models import ModelRegistry, newest_model
+
+    registry = ModelRegistry(settings.app_database_url, settings.model_dir)
+    newest = newest_model(settings.model_dir)
+    if newest is None:
+        return None
+    if registry.current() != newest.name:
+        registry.deploy(newest.name, "train", by)
+    return newest.name

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Annotated, Any, Dict, List, Optional
 
 import yaml
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, constr
 
+from connectors import ratelimit
+from cskh import metrics
 from cskh.settings import get_settings
 from handoff.accounts import Accounts, Session
 from handoff.queue import REASONS, NotClaimable
@@ -23,6 +27,9 @@ CANNED = Path(__file__).resolve().parent / "canned.yml"
 COOKIE = "cskh_session"
 SESSION_RECHECK_S = 30.0  # how often an idle live socket re-checks that its session is still valid
 
+log = logging.getLogger(__name__)
+# Path ids fit the database's 64-bit integers (a bigger one was a 500 from the SQLite driver).
+HandoffId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 internal = APIRouter(prefix="/internal", tags=["internal"])
 pages = APIRouter(tags=["agent console"])
 api = APIRouter(prefix="/api/agent", tags=["agent console"])
@@ -85,20 +92,36 @@ async def console_page(request: Request) -> Response:
 
 @pages.get("/agent/static/{name}", include_in_schema=False)
 async def console_static(name: str) -> Response:
+    if "\x00" in name:  # Path.resolve() raises ValueError on a NUL byte: a 500, not a 404
+        raise HTTPException(status_code=404, detail="not found")
     path = (STATIC / name).resolve()
     if path.parent != STATIC or not path.is_file() or path.suffix not in (".js", ".css"):
         raise HTTPException(status_code=404, detail="not found")
     return FileResponse(path)
 
 
+# where a login may send the browser back to: the console or the lead's pages, nothing else
+LOGIN_NEXT = ("/agent", "/admin")
+
+
 @pages.post("/agent/login", include_in_schema=False)
 async def login(request: Request, username: str = Form(..., max_length=64),
-                password: str = Form(..., max_length=256)) -> Response:
+                password: str = Form(..., max_length=256), next_page: str = Form("/agent", alias="next")) -> Response:
+    target = next_page if next_page in LOGIN_NEXT else "/agent"
+    # Brute force: failed logins spend the client IP's tokens; with none left, 429 until one refills.
+    attempts, ip = ratelimit.limits(request.app).login, ratelimit.client_ip(request)
+    wait = attempts.wait(ip)
+    if wait:
+        metrics.RATE_LIMITED.labels("login", "login").inc()
+        log.warning("login refused for %s: too many failed attempts", ip)
+        return ratelimit.too_many(wait, f"too many failed logins; retry in {ratelimit.retry_after(wait)} s")
     loop = asyncio.get_running_loop()
     session = await loop.run_in_executor(None, _accounts(request).login, username, password)
     if session is None:
-        return RedirectResponse("/agent?error=1", status_code=303)
-    response = RedirectResponse("/agent", status_code=303)
+        attempts.take(ip)
+        log.info("failed login for %r from %s", username[:64], ip)
+        return RedirectResponse(f"{target}?error=1", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
                         secure=get_settings().env == "production", max_age=get_settings().session_minutes * 60)
     return response
@@ -191,7 +214,7 @@ def _conflict(error: NotClaimable) -> HTTPException:
 
 
 @api.post("/handoffs/{handoff_id}/claim")
-async def claim(handoff_id: int, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
+async def claim(handoff_id: HandoffId, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
     try:
         return public(await _service(request).claim(handoff_id, session.user.username, session.user.display_name))
     except NotClaimable as error:
@@ -199,7 +222,7 @@ async def claim(handoff_id: int, request: Request, session: Session = Depends(cs
 
 
 @api.post("/handoffs/{handoff_id}/release")
-async def release(handoff_id: int, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
+async def release(handoff_id: HandoffId, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
     try:
         return public(await _service(request).release(handoff_id, session.user.username))
     except NotClaimable as error:
@@ -207,7 +230,7 @@ async def release(handoff_id: int, request: Request, session: Session = Depends(
 
 
 @api.post("/handoffs/{handoff_id}/resolve")
-async def resolve(handoff_id: int, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
+async def resolve(handoff_id: HandoffId, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
     try:
         return public(await _service(request).resolve(handoff_id, session.user.username, session.user.display_name))
     except NotClaimable as error:
@@ -215,7 +238,7 @@ async def resolve(handoff_id: int, request: Request, session: Session = Depends(
 
 
 @api.post("/handoffs/{handoff_id}/handback")
-async def hand_back(handoff_id: int, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
+async def hand_back(handoff_id: HandoffId, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, Any]:
     try:
         return public(await _service(request).hand_back(handoff_id, session.user.username,
                                                         session.user.display_name))
@@ -224,7 +247,7 @@ async def hand_back(handoff_id: int, request: Request, session: Session = Depend
 
 
 @api.post("/handoffs/{handoff_id}/reply")
-async def reply(handoff_id: int, body: Reply, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, bool]:
+async def reply(handoff_id: HandoffId, body: Reply, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, bool]:
     try:
         await _service(request).reply(handoff_id, session.user.username, session.user.display_name, body.text)
     except NotClaimable as error:
@@ -233,7 +256,7 @@ async def reply(handoff_id: int, body: Reply, request: Request, session: Session
 
 
 @api.post("/handoffs/{handoff_id}/typing")
-async def typing(handoff_id: int, body: Typing, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, bool]:
+async def typing(handoff_id: HandoffId, body: Typing, request: Request, session: Session = Depends(csrf_session)) -> Dict[str, bool]:
     _service(request).typing(handoff_id, session.user.username, body.on, session.user.display_name)
     return {"ok": True}
 

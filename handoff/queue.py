@@ -104,6 +104,12 @@ class HandoffQueue:
                                 .order_by(handoffs.c.priority.desc(), handoffs.c.id)).fetchall()
         return [Handoff(**r._mapping) for r in rows]
 
+    def waiting_count(self) -> int:
+        """How many hand-offs are queued (the metrics gauge)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(handoffs)
+                                    .where(handoffs.c.status == "queued")).scalar() or 0)
+
     def open_items(self) -> List[Handoff]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(handoffs).where(handoffs.c.status.in_(OPEN))

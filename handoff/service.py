@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed
 
 from connectors.messages import Button, OutboundMessage
+from cskh import metrics
 from handoff.queue import Handoff, HandoffQueue, NotClaimable
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,12 @@ class HandoffService:
         """Queue the conversation; returns what the customer should be told."""
         channel = conversation_id.split(":", 1)[0] if ":" in conversation_id else "rest"
         after_hours = not agents_online_hours(self.clock(), self.hours)
+        already = self.queue.current(conversation_id)
         handoff = self.queue.enqueue(conversation_id, channel, reason, detail, frustrated, after_hours)
+        if already is None or already.id != handoff.id:  # a new hand-off, not the open one again
+            metrics.HANDOFFS_STARTED.labels(metrics.reason_label(reason)).inc()
+            log.info("hand-off %s started: %s", handoff.id, reason,
+                     extra={"handoff_reason": reason, "conversation_id": conversation_id})
         status = "queued"
         if self.auto_assign and not after_hours:
             assigned = self.queue.auto_assign(handoff.id, [a for a, n in self.online.items() if n > 0])

@@ -7,6 +7,9 @@ Reasons a turn is queued (each item lists all that hold):
   low_csat         the conversation was rated 2 or lower
   agent_corrected  the bot's answer to this turn was the last one before a hand-off or an agent
                    took over (the hand-off turn itself is "handoff")
+  not_understood   the bot answered it by asking to rephrase, asking which task was meant, declining
+                   it as out of scope, or saying the KB had no sure answer: a confident wrong intent
+                   shows up here even though its confidence is high
 Turns typed while an agent had the conversation (the bot paused) and CSAT answers are not queued.
 
 Labels: one of the 17 intents, `kb:<entry-id>` (a question the KB entry answers) or `kb:new` (a
@@ -43,7 +46,10 @@ INTENTS = ("greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "requ
            "warranty_claim", "product_info", "inform")
 LOW_CONFIDENCE = 0.6
 LOW_CSAT = 2
-REASONS = ("low_confidence", "fallback", "handoff", "low_csat", "agent_corrected")
+REASONS = ("low_confidence", "fallback", "handoff", "low_csat", "agent_corrected", "not_understood")
+# the responses by which the bot says it could not help with a message
+NOT_UNDERSTOOD = frozenset({"utter_fallback_rephrase", "utter_which_task", "utter_out_of_scope",
+                            "utter_faq_not_sure"})
 CSV_COLUMNS = ("turn_id", "conversation_id", "time", "channel", "text", "predicted_intent", "confidence",
                "reasons", "label", "kb_entry", "note")
 REVIEWED_FILE = "reviewed.yml"
@@ -141,6 +147,14 @@ def turn_reasons(turns: Sequence[Turn]) -> Dict[int, List[str]]:
                 corrected.add(answered.turn_id)
             answered = None
 
+    not_understood: set = set()
+    asked: Optional[Turn] = None
+    for turn in turns:
+        if turn.speaker == "customer":
+            asked = turn
+        elif turn.speaker == "bot" and asked is not None and turn.response in NOT_UNDERSTOOD:
+            not_understood.add(asked.turn_id)
+
     reasons: Dict[int, List[str]] = {}
     for turn in turns:
         if turn.speaker != "customer" or turn.paused or turn.csat_reply or not turn.intent:
@@ -156,6 +170,8 @@ def turn_reasons(turns: Sequence[Turn]) -> Dict[int, List[str]]:
             found.append("low_csat")
         if turn.turn_id in corrected:
             found.append("agent_corrected")
+        if turn.turn_id in not_understood:
+            found.append("not_understood")
         if found:
             reasons[turn.turn_id] = found
     return reasons
@@ -389,6 +405,7 @@ class ApplyReport:
     kb_questions: List[Tuple[str, str]] = field(default_factory=list)      # (entry id, question) added
     needs_answer: List[Dict[str, Any]] = field(default_factory=list)       # kb:new rows
     reviewed_file: Optional[Path] = None
+    entries: List[Any] = field(default_factory=list)  # the changed KB entries (retrieval.corpus.Entry), to upsert live
 
 
 def training_text(text: str) -> str:
@@ -528,6 +545,7 @@ def apply(app: Union[str, Engine], nlu_dir: Path, faq_dir: Path) -> ApplyReport:
         write_reviewed(report.reviewed_file, reviewed)
     for entry in changed_entries.values():
         store.put(entry)
+    report.entries = list(changed_entries.values())
     now = _now()
     with engine.begin() as conn:
         for turn_id, (status, applied) in outcome.items():
@@ -543,9 +561,9 @@ def _default_faq_dir() -> Path:
 
 
 def default_nlu_dir() -> Path:
-    from cskh.settings import ROOT
+    from cskh.settings import get_settings
 
-    return ROOT / "bot" / "data" / "nlu"
+    return Path(get_settings().project_dir) / "bot" / "data" / "nlu"
 
 
 def format_report(report: ApplyReport) -> str:

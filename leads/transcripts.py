@@ -67,6 +67,7 @@ class Turn:
     timestamp: float = field(default=0.0, repr=False)
     paused: bool = field(default=False, repr=False)  # the bot was paused (an agent had the conversation)
     csat_reply: bool = field(default=False, repr=False)  # the customer's answer to the CSAT question
+    response: Optional[str] = field(default=None, repr=False)  # bot turns: the domain response (utter_action)
 
     def as_dict(self) -> Dict[str, Any]:
         data = asdict(self)
@@ -231,7 +232,7 @@ def conversation_turns(conversation_id: str, rows: Iterable[Any], handoffs: Sequ
             agent = metadata.get("agent")
             turn = Turn(turn_id=row.id, conversation_id=conversation_id, channel=channel, time=iso(timestamp),
                         speaker="agent" if agent else "bot", agent=agent, text=clean(data.get("text") or ""),
-                        timestamp=timestamp, paused=paused)
+                        timestamp=timestamp, paused=paused, response=metadata.get("utter_action"))
             turns.append(turn)
             if not agent:
                 action_bots.append(turn)

@@ -27,9 +27,14 @@ class KBClient:
         self.url = url
         self._http = httpx.Client(timeout=timeout)
 
-    def best(self, text: str) -> Optional[KBAnswer]:
+    def best(self, text: str, threshold: Optional[float] = None) -> Optional[KBAnswer]:
+        """The top hit. `threshold`: the confidence the caller will require, sent so the KB's
+        abstention metric counts what the customer saw (None: the KB's calibrated threshold)."""
+        body: Dict[str, object] = {"text": text, "top_k": 1}
+        if threshold is not None:
+            body["threshold"] = threshold
         try:
-            response = self._http.post(self.url, json={"text": text, "top_k": 1})
+            response = self._http.post(self.url, json=body)
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise KBUnavailable(str(error)) from error

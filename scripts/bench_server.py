@@ -25,7 +25,9 @@ def main() -> int:
     port = free_port()
     env = dict(os.environ, CSKH_PORT=str(port), CSKH_DATABASE_URL=f"sqlite:///{work / 'shop.db'}",
                CSKH_TRACKER_STORE_URL=f"sqlite:///{work / 'tracker.db'}",
-               CSKH_ACTION_SERVER_URL=f"http://127.0.0.1:{free_port()}/webhook")
+               CSKH_ACTION_SERVER_URL=f"http://127.0.0.1:{free_port()}/webhook",
+               # every scripted customer sends from 127.0.0.1 as fast as replies come: no rate limits
+               CSKH_RATE_PER_SENDER="0", CSKH_RATE_PER_IP="0")
     subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, stdout=subprocess.DEVNULL)
     server = subprocess.Popen([sys.executable, "-m", "cskh.cli", "run"], env=env,
                               stdout=open(work / "service.log", "w"), stderr=subprocess.STDOUT)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from rasa.core.agent import Agent  # noqa: E402
 
-from cskh.assistant import latest_model  # noqa: E402
+from cskh.assistant import served_model  # noqa: E402
 from cskh.settings import get_settings  # noqa: E402
 from retrieval.corpus import load_source  # noqa: E402
 from retrieval.encoder import Encoder  # noqa: E402
@@ -30,7 +30,7 @@ KB_FIRST = {"greet", "out_of_scope", "nlu_fallback", "inform"}
 
 
 async def intents(texts):
-    agent = Agent.load(str(latest_model(get_settings().model_dir)))
+    agent = Agent.load(str(served_model(get_settings())))
     return [((await agent.parse_message(t))["intent"] or {}).get("name") for t in texts]
 
 

@@ -35,7 +35,7 @@ def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, kb: KBCli
     threshold None: the KB's own (strict) calibrated threshold; a number: that confidence."""
     text = tracker.latest_message.get("text") or ""
     try:
-        hit = kb.best(text)
+        hit = kb.best(text) if threshold is None else kb.best(text, threshold=threshold)
     except KBUnavailable:
         log.warning("knowledge base unavailable")
         return None

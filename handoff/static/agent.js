@@ -15,7 +15,7 @@
       var user = document.getElementById("username");
       user.setAttribute("aria-invalid", "true");
       document.getElementById("password").setAttribute("aria-invalid", "true");
-      history.replaceState(null, "", "/agent");
+      history.replaceState(null, "", location.pathname);  // drop ?error=1, stay on /agent or /admin
     }
     return;
   }

@@ -49,6 +49,8 @@ def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None) -> Ite
                CSKH_APP_DATABASE_URL=f"sqlite:///{work / 'app.db'}",
                CSKH_ADMIN_TOKEN=ADMIN_TOKEN,
                CSKH_AGENT_HOURS="00:00-24:00",  # agents always on duty, whatever time the tests run
+               # every test request comes from 127.0.0.1: no rate limits here (test_rate_limits has its own)
+               CSKH_RATE_PER_SENDER="0", CSKH_RATE_PER_IP="0", CSKH_RATE_LOGIN_PER_IP="0",
                RASA_TELEMETRY_ENABLED="false")
     env.update(extra_env or {})
     subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, cwd=ROOT,

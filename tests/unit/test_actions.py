@@ -174,7 +174,7 @@ class FakeKB:
     def __init__(self, answer: Optional[KBAnswer]) -> None:
         self.answer = answer
 
-    def best(self, text: str) -> Optional[KBAnswer]:
+    def best(self, text: str, threshold: Optional[float] = None) -> Optional[KBAnswer]:
         return self.answer
 
 

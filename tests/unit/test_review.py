@@ -223,3 +223,19 @@ def test_cli_review_round_trip(world, monkeypatch, capsys):
         assert "reviewed.yml" in captured.out
     finally:
         get_settings.cache_clear()
+
+
+def test_a_confident_intent_the_bot_could_not_help_with_is_queued_as_not_understood():
+    from leads.transcripts import Turn
+
+    def customer(n, text, intent, confidence):
+        return Turn(n, "c", "rest", "", "customer", text, intent=intent, confidence=confidence)
+
+    def bot(n, response):
+        return Turn(n, "c", "rest", "", "bot", "…", response=response)
+
+    turns = [customer(1, "vạn lần đa tạ", "out_of_scope", 0.85), bot(2, "utter_out_of_scope"),
+             customer(3, "đa tạ đa tạ", "inform", 0.63), bot(4, "utter_which_task"),
+             customer(5, "chào shop", "greet", 0.99), bot(6, "utter_greet")]
+    reasons = review.turn_reasons(turns)
+    assert reasons == {1: ["not_understood"], 3: ["not_understood"]}
