@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -28,6 +28,7 @@ versions = Table(
     Column("state", String(16), nullable=False),                # candidate | promoted | refused | rolled_back
     Column("macro_f1", Float, nullable=True),
     Column("evaluation", Text, nullable=True),                  # JSON: leads.evaluation.Evaluation.as_dict()
+    Column("evaluated_at", DateTime(timezone=True), nullable=True),
     Column("decision", Text, nullable=True),                    # why promoted / refused
 )
 deployments = Table(
@@ -64,7 +65,19 @@ def registry_engine(app: Union[str, Engine]) -> Engine:
 
         engine = make_engine(app)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added after a table was first created (create_all leaves existing tables alone)."""
+    for table in (versions, deployments):
+        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(engine.dialect)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ class ModelRegistry:
     def record_evaluation(self, name: str, evaluation: Dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(versions.update().where(versions.c.name == name)
-                         .values(macro_f1=evaluation.get("macro_f1"),
+                         .values(macro_f1=evaluation.get("macro_f1"), evaluated_at=_now(),
                                  evaluation=json.dumps(evaluation, ensure_ascii=False)))
 
     def decide(self, name: str, state: str, decision: str) -> None:
@@ -190,10 +203,11 @@ class ModelRegistry:
         return keep
 
     def last_evaluated(self) -> Optional[Version]:
-        for version in self.versions():
-            if version.evaluation:
-                return version
-        return None
+        """The model evaluated most recently (a retrain evaluates the served model, then the candidate)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(versions).where(versions.c.evaluated_at.isnot(None))
+                               .order_by(versions.c.evaluated_at.desc(), versions.c.id.desc()).limit(1)).first()
+        return Version.from_row(row) if row else None
 
 
 def newest_model(model_dir: Path) -> Optional[Path]:

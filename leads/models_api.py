@@ -73,5 +73,6 @@ async def rollback(request: Request, session: Session = Depends(lead_csrf_sessio
         target = await _run(registry.rollback, session.user.username)
     except RollbackImpossible as error:
         raise HTTPException(status_code=409, detail=str(error))
-    await request.app.state.model_watcher.check()  # this replica switches now; the others on their next poll
-    return {"current": target, "serving": request.app.state.assistant.model_path.name}
+    # every replica (this one too) switches on its next poll; loading a model takes seconds
+    return {"current": target, "serving": request.app.state.assistant.model_path.name,
+            "switch_within_s": get_settings().model_poll_seconds}

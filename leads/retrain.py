@@ -285,6 +285,9 @@ class Retrain:
         self.echo(ev.format_comparison(cand, curr))
         if decision.promote:
             self.registry.decide(candidate.name, "promoted", decision.summary())
+            if current is not None and self.registry.current() is None:
+                # the first deployment: record what was served (the newest file) so a rollback can return to it
+                self.registry.deploy(current.name, "existing", self.by)
             self.registry.deploy(candidate.name, "promote", self.by)
             self._prune()
             return self.finish("promoted", f"{candidate.name} {decision.summary()}; the service switches to it "

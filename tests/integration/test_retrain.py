@@ -94,7 +94,7 @@ class Lead:
     def serving(self) -> str:
         return self.http.get("/health").json()["model"]
 
-    def wait_serving(self, name: str, timeout: float = 60) -> None:
+    def wait_serving(self, name: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         while self.serving() != name:
             assert time.monotonic() < deadline, f"the service still serves {self.serving()}, not {name}"

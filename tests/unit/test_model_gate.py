@@ -186,3 +186,36 @@ def test_training_progress_follows_rasa_output_and_skips_a_cached_phase():
     assert [round(u[0], 2) for u in updates[1:]] == [0.0, 0.25, 0.5]
     assert progress.phases == 1  # TED came from the cache: DIET was the whole of the training
     assert progress.feed("Epochs: 100%|## | 50/50")[0] == 1.0
+
+
+def test_the_first_promotion_keeps_the_file_served_before_it_as_the_rollback_target(registry):
+    _model(registry, "shipped.tar.gz", age=100)
+    _model(registry, "candidate.tar.gz")
+    registry.deploy("shipped.tar.gz", "existing")  # what Retrain does before its first promotion
+    registry.deploy("candidate.tar.gz", "promote")
+    assert registry.rollback_target() == "shipped.tar.gz"
+
+
+def test_the_last_evaluation_is_the_model_evaluated_last_not_the_one_registered_last(registry):
+    _model(registry, "candidate.tar.gz")
+    _model(registry, "served.tar.gz")
+    registry.register("candidate.tar.gz", "retrain")
+    registry.register("served.tar.gz", "existing", "promoted")
+    registry.record_evaluation("served.tar.gz", {"macro_f1": 0.9})
+    registry.record_evaluation("candidate.tar.gz", {"macro_f1": 0.91})
+    assert registry.last_evaluated().name == "candidate.tar.gz"
+
+
+def test_a_registry_table_from_before_a_new_column_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE model_versions (id INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE, "
+                   "created_at DATETIME NOT NULL, source VARCHAR(32) NOT NULL, state VARCHAR(16) NOT NULL, "
+                   "macro_f1 FLOAT, evaluation TEXT, decision TEXT)")
+    (tmp_path / "models").mkdir()
+    registry = ModelRegistry(f"sqlite:///{path}", tmp_path / "models")
+    registry.register("a.tar.gz", "train")
+    registry.record_evaluation("a.tar.gz", {"macro_f1": 0.5})
+    assert registry.last_evaluated().name == "a.tar.gz"
