@@ -1,6 +1,7 @@
 """The FastAPI gateway: channels, KB search and health, with the Rasa engine and KB opened once."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Optional
@@ -53,26 +54,33 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cskh.events import make_events
+        from cskh.kb_sync import AnnouncingOverrideStore, KbSync
         from cskh.setup import ensure_database, open_kb
-        from retrieval.overrides import OverrideStore
         from shop import make_engine
 
         settings.check_production()
         ensure_database(settings)
-        app.state.kb_overrides = OverrideStore(make_engine(settings.app_database_url))
+        # live events between replicas (in-process unless CSKH_EVENTS_URL names a Redis)
+        app.state.events = make_events(settings.events_url, settings.redis_prefix)
+        app.state.kb_overrides = AnnouncingOverrideStore(make_engine(settings.app_database_url), app.state.events)
         app.state.kb = open_kb(settings, app.state.kb_overrides)
+        app.state.kb_sync = KbSync(app.state.kb, app.state.kb_overrides.engine, app.state.events,
+                                   settings.kb_poll_seconds)
         app.state.assistant = Assistant.load(settings)
         app.state.model_watcher = ModelWatcher(app.state.assistant, settings)
         app_db = make_engine(settings.app_database_url)
         app.state.conversations = ConversationService(app.state.assistant, app_db,
-                                                      frustration_trigger=settings.handoff_frustration)
+                                                      frustration_trigger=settings.handoff_frustration,
+                                                      events=app.state.events)
         app.state.accounts = Accounts(app_db, session_minutes=settings.session_minutes)
         app.state.handoffs = HandoffService(HandoffQueue(app_db), app.state.assistant, app.state.conversations.deliver,
-                                            auto_assign=settings.handoff_auto_assign, hours=settings.agent_hours)
+                                            auto_assign=settings.handoff_auto_assign, hours=settings.agent_hours,
+                                            events=app.state.events)
         app.state.conversations.handoffs = app.state.handoffs
         app.state.limits = ratelimit.Limits(settings)
         metrics.bind(app.state.handoffs, app.state.assistant)
-        app.state.web = web.WebConnector(app.state.conversations)
+        app.state.web = web.WebConnector(app.state.conversations, app.state.events)
         # Channels with credentials; without them, one log line and their webhook answers 503.
         app.state.telegram = telegram.TelegramConnector.from_settings(settings, app.state.conversations)
         app.state.zalo = zalo.ZaloConnector.from_settings(settings, app.state.conversations)
@@ -83,12 +91,16 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                 app.state.conversations.register_channel(name, channel.send)
         for channel in channels:
             await channel.start()
+        await app.state.events.start()  # after every subscriber above
+        await app.state.kb_sync.start()
         app.state.model_watcher.start()
         log.info("cskh ready on %s", settings.public_url)
         yield
         await app.state.model_watcher.stop()
+        await app.state.kb_sync.stop()
         for channel in channels:
             await channel.stop()
+        await app.state.events.stop()
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     guards.install(app)                      # oversized headers, NUL paths, huge ids: 4xx (inside the metrics)
@@ -137,6 +149,13 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                 conn.exec_driver_sql("SELECT 1")
         except Exception as error:  # any database failure means "not ready", never a 500
             problems.append(f"app database: {type(error).__name__}")
+        lock_store = getattr(getattr(getattr(request.app.state, "assistant", None), "agent", None), "lock_store", None)
+        red = getattr(lock_store, "red", None)
+        if red is not None:  # the Redis lock store: without it no message can be processed
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, red.ping)
+            except Exception as error:
+                problems.append(f"lock store: {type(error).__name__}")
         status = 200 if not problems else 503
         return JSONResponse(status_code=status, content={"status": "ready" if not problems else "not ready",
                                                          "problems": problems})

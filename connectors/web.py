@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError, constr, validator
 from connectors import ratelimit
 from connectors.messages import InboundMessage, OutboundMessage, clean_text
 from cskh.conversation import ConversationService, Duplicate
+from cskh.events import Events
 from cskh.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -98,28 +99,28 @@ def rasa_id(conversation: str) -> str:
 
 
 class WebConnector:
-    """Open widget sockets by conversation; answers messages and pushes frames to every open tab."""
+    """Open widget sockets by conversation; answers messages and pushes frames to every open tab.
+
+    With several gateway replicas a conversation's tabs may be open on other replicas: every frame
+    pushed here goes to this replica's sockets at once and is published (cskh.events) for the
+    other replicas, which push it to theirs."""
 
     PENDING_LIMIT = 50
 
-    def __init__(self, conversations: ConversationService) -> None:
+    def __init__(self, conversations: ConversationService, events: Optional[Events] = None) -> None:
         self.conversations = conversations
+        self.events = events or Events()
+        self.events.subscribe("web", self._from_other_replica)
         self._sockets: Dict[str, Set[WebSocket]] = defaultdict(set)
         # Messages and notices no open socket took (the widget is reconnecting, or on the REST
-        # fallback): the next socket of the conversation gets them, or the widget's next REST call.
-        self._pending: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
+        # fallback) wait in the events mailbox for the conversation's next socket or REST call.
 
     def attach(self, conversation_id: str, socket: WebSocket) -> None:
         self._sockets[rasa_id(conversation_id)].add(socket)
 
-    def pending(self, conversation_id: str) -> List[Dict[str, Any]]:
+    async def pending(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Take the frames kept for a conversation while no socket was open."""
-        return self._pending.pop(rasa_id(conversation_id), [])
-
-    def _keep(self, conversation_id: str, frame: Dict[str, Any]) -> None:
-        kept = self._pending[rasa_id(conversation_id)]
-        kept.append(frame)
-        del kept[:-self.PENDING_LIMIT]
+        return await self.events.take(_box(conversation_id))
 
     def detach(self, conversation_id: str, socket: WebSocket) -> None:
         key = rasa_id(conversation_id)
@@ -128,44 +129,58 @@ class WebConnector:
             del self._sockets[key]
 
     def online(self, conversation_id: str) -> bool:
+        """A socket of the conversation is open on this replica."""
         return bool(self._sockets.get(rasa_id(conversation_id)))
 
-    async def push(self, conversation_id: str, frame: Dict[str, Any],
-                   skip: Optional[WebSocket] = None) -> int:
-        """Send a frame to every open socket of the conversation; returns how many got it."""
+    async def _push_here(self, key: str, frame: Dict[str, Any], skip: Optional[WebSocket] = None) -> int:
         delivered = 0
-        for socket in list(self._sockets.get(rasa_id(conversation_id), ())):
+        for socket in list(self._sockets.get(key, ())):
             if socket is skip:
                 continue
             try:
                 await socket.send_json(frame)
                 delivered += 1
             except Exception:  # a socket closing under us: its handler detaches it
-                log.debug("web socket gone for %s", conversation_id)
+                log.debug("web socket gone for %s", key)
         return delivered
+
+    async def push(self, conversation_id: str, frame: Dict[str, Any],
+                   skip: Optional[WebSocket] = None, keep: bool = False) -> int:
+        """Send a frame to every open socket of the conversation (here, and on other replicas);
+        returns how many sockets of this replica got it. `keep`: when none here took it, it is
+        also kept for the next socket or REST call (and forgotten when another replica's socket
+        takes it)."""
+        key = rasa_id(conversation_id)
+        delivered = await self._push_here(key, frame, skip)
+        kept = await self.events.keep(_box(key), frame, self.PENDING_LIMIT) if keep and not delivered else None
+        self.events.publish("web", {"conversation": key, "frame": frame, **({"kept": kept} if kept else {})})
+        return delivered
+
+    async def _from_other_replica(self, event: Dict[str, Any]) -> None:
+        key, frame = event.get("conversation"), event.get("frame")
+        if not isinstance(key, str) or not isinstance(frame, dict):
+            return
+        if await self._push_here(key, frame) and event.get("kept"):
+            await self.events.forget(_box(key), event["kept"])
 
     async def send(self, conversation_id: str, message: OutboundMessage, reply_to: Optional[str] = None,
                    keep: bool = True) -> int:
         """Deliver a bot (or agent) message to the widget's open sockets; with none open (0),
         it is kept for the next socket or REST call unless keep is False."""
-        frame = message_frame(message, reply_to)
-        delivered = await self.push(conversation_id, frame)
-        if not delivered and keep:
-            self._keep(conversation_id, frame)
-        return delivered
+        return await self.push(conversation_id, message_frame(message, reply_to), keep=keep)
 
     async def notify(self, conversation_id: str, text: str) -> int:
         """A notice line ("An agent joined"); conversation_id is "web:<id>" or the bare widget id.
         Kept for later like send() when no widget socket is open."""
-        frame = {"type": "notice", "text": text}
-        delivered = await self.push(conversation_id, frame)
-        if not delivered:
-            self._keep(conversation_id, frame)
-        return delivered
+        return await self.push(conversation_id, {"type": "notice", "text": text}, keep=True)
 
     async def answer(self, conversation: str, text: str, message_id: Optional[str]) -> List[OutboundMessage]:
         """Hand one widget message to the conversation service; raises Duplicate for a resend."""
         return await self.conversations.handle(InboundMessage(CHANNEL, conversation, text, message_id))
+
+
+def _box(conversation_id: str) -> str:
+    return f"web-pending:{rasa_id(conversation_id)}"
 
 
 def _connector(app) -> WebConnector:
@@ -204,7 +219,7 @@ async def chat_socket(socket: WebSocket, conversation: str = "") -> None:
     await socket.accept()
     connector.attach(conversation, socket)
     try:
-        for frame in connector.pending(conversation):
+        for frame in await connector.pending(conversation):
             await socket.send_json(frame)
         while True:
             received = await socket.receive()
@@ -318,7 +333,8 @@ async def post_message(request: Request) -> Any:
     try:
         replies = await connector.answer(message.conversation, message.text, message.id)
     except Duplicate:
-        return JSONResponse({"messages": connector.pending(message.conversation), "duplicate": True}, headers=CORS)
+        return JSONResponse({"messages": await connector.pending(message.conversation), "duplicate": True},
+                            headers=CORS)
     except Exception:
         log.exception("engine failed for web conversation %s", message.conversation)
         return _error(503, "the assistant is temporarily unavailable, please retry")
@@ -327,14 +343,14 @@ async def post_message(request: Request) -> Any:
                                                 "id": message.id})
     for reply in replies:  # already answered in this response: not kept for later
         await connector.send(message.conversation, reply, message.id, keep=False)
-    frames = connector.pending(message.conversation) + [message_frame(r) for r in replies]
+    frames = await connector.pending(message.conversation) + [message_frame(r) for r in replies]
     return JSONResponse({"messages": frames, "duplicate": False}, headers=CORS)
 
 
 @router.get("/api/web/updates")
 async def updates(request: Request, conversation: str = Query(..., regex=ID_PATTERN)) -> Any:
     """What an agent or the hand-off sent while the widget had no socket (it polls this on REST)."""
-    return JSONResponse({"messages": _connector(request.app).pending(conversation)}, headers=CORS)
+    return JSONResponse({"messages": await _connector(request.app).pending(conversation)}, headers=CORS)
 
 
 @router.get("/api/web/history")
@@ -348,7 +364,7 @@ async def history(request: Request, conversation: str = Query(..., regex=ID_PATT
     events = [e.as_dict() for e in tracker.events] if tracker else []
     turns = transcript(events)
     # Kept messages are in the transcript already; kept notices are not, so they come last.
-    turns += [{"from": "notice", "text": f["text"]} for f in _connector(request.app).pending(conversation)
+    turns += [{"from": "notice", "text": f["text"]} for f in await _connector(request.app).pending(conversation)
               if f["type"] == "notice"]
     return JSONResponse({"conversation": conversation, "messages": turns}, headers=CORS)
 

@@ -3,14 +3,16 @@ per conversation (Rasa's lock store), storing every turn in the SQL tracker stor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional
-from urllib.parse import urlparse
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import parse_qsl, unquote, urlparse
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.lock_store import InMemoryLockStore
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import SQLTrackerStore
@@ -34,7 +36,90 @@ def tracker_store(url: str) -> SQLTrackerStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SQLTrackerStore(dialect="sqlite", db=str(path))
     return SQLTrackerStore(dialect=parsed.scheme.split("+")[0], host=parsed.hostname, port=parsed.port,
-                           db=parsed.path.lstrip("/"), username=parsed.username, password=parsed.password)
+                           db=unquote(parsed.path.lstrip("/")), username=_unquoted(parsed.username),
+                           password=_unquoted(parsed.password), query=dict(parse_qsl(parsed.query)) or None)
+
+
+def _unquoted(part: Optional[str]) -> Optional[str]:
+    return unquote(part) if part else None
+
+
+_DELETE = object()  # what a lock change returns to remove the conversation's lock
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """Rasa's RedisLockStore (the same ticket-lock algorithm and keys), with every read-modify-write
+    of a conversation's lock done as one optimistic Redis transaction (WATCH … MULTI/EXEC).
+
+    Rasa's own issue_ticket and cleanup GET the lock, change it and SET it back as separate
+    commands. That is atomic within one process's event loop, not between replicas: two messages of
+    one conversation arriving at two replicas at the same moment can be issued the same ticket and
+    be processed together, and a cleanup can delete the lock under a ticket issued in between (the
+    waiting message then fails with LockError). A transaction that lost a race is simply retried."""
+
+    def _change(self, conversation_id: str, change: Callable[[Optional[TicketLock]], Tuple[Any, Any]]) -> Any:
+        key = self.key_prefix + conversation_id
+
+        def attempt(pipe) -> Any:
+            raw = pipe.get(key)
+            result, new = change(TicketLock.from_dict(json.loads(raw)) if raw else None)
+            if new is None:  # nothing to write
+                return result
+            pipe.multi()
+            if new is _DELETE:
+                pipe.delete(key)
+            else:
+                pipe.set(key, new.dumps())
+            return result
+
+        return self.red.transaction(attempt, key, value_from_callable=True)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def change(lock: Optional[TicketLock]):
+            lock = lock or self.create_lock(conversation_id)
+            return lock.issue_ticket(lock_lifetime), lock
+        try:
+            return self._change(conversation_id, change)
+        except Exception as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+
+    def update_lock(self, conversation_id: str) -> None:
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_expired_tickets()
+            return None, lock
+        self._change(conversation_id, change)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return None, lock
+        self._change(conversation_id, change)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """Remove the ticket, and the lock when nobody else holds a ticket, in one transaction."""
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return None, (lock if lock.is_someone_waiting() else _DELETE)
+        self._change(conversation_id, change)
+
+
+def lock_store(url: Optional[str], prefix: str = "cskh") -> LockStore:
+    """Rasa's lock store: in-memory for one process; with redis://[user:password@]host:port/db,
+    the Redis one, shared by every replica, so one conversation's messages are processed one at a
+    time wherever they arrive."""
+    if not url:
+        return InMemoryLockStore()
+    parsed = urlparse(url)
+    return AtomicRedisLockStore(host=parsed.hostname or "localhost", port=parsed.port or 6379,
+                                db=int(parsed.path.lstrip("/") or 0), username=_unquoted(parsed.username),
+                                password=_unquoted(parsed.password), use_ssl=parsed.scheme == "rediss",
+                                key_prefix=prefix)
 
 
 def served_model(settings: Settings) -> Path:
@@ -56,7 +141,7 @@ class Assistant:
     def load(cls, settings: Settings) -> "Assistant":
         model_path = served_model(settings)
         agent = Agent.load(str(model_path), tracker_store=tracker_store(settings.tracker_store_url),
-                           lock_store=InMemoryLockStore(),
+                           lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
                            action_endpoint=EndpointConfig(url=settings.action_server_url))
         log.info("loaded model %s", model_path.name)
         return cls(agent, model_path)
@@ -123,6 +208,7 @@ class ModelWatcher:
         self.settings = settings
         self.registry = ModelRegistry(settings.app_database_url, settings.model_dir)
         self._task: Optional["asyncio.Task[None]"] = None
+        self._switching = asyncio.Lock()  # one model load at a time
 
     def _deployed(self) -> Optional[Path]:
         """The deployed model's file; None before the first deployment, so a file that `rasa train`
@@ -138,10 +224,11 @@ class ModelWatcher:
         except Exception as error:  # registry unreachable: keep serving what we have
             log.warning("model registry not readable: %s", error)
             return False
-        if wanted is None or wanted.resolve() == self.assistant.model_path.resolve():
+        if wanted is None or wanted.resolve() == self.assistant.model_path.resolve() or self._switching.locked():
             return False
         try:
-            await self.assistant.switch(wanted)
+            async with self._switching:
+                await self.assistant.switch(wanted)
         except Exception:
             log.exception("could not load model %s; still serving %s", wanted.name, self.assistant.model_path.name)
             return False

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.messages import InboundMessage, OutboundMessage
 from cskh import metrics, sentiment
+from cskh.events import Events
 from cskh.logging import conversation_context
 
 log = logging.getLogger(__name__)
@@ -53,16 +54,20 @@ def _in_thread(function, *args):
 class ConversationService:
     """Channels call handle(); hand-off, CSAT and the frustration trigger are decided here."""
 
-    def __init__(self, assistant, engine: Engine, handoffs=None, frustration_trigger: bool = True) -> None:
+    def __init__(self, assistant, engine: Engine, handoffs=None, frustration_trigger: bool = True,
+                 events: Optional[Events] = None) -> None:
         self.assistant = assistant  # cskh.assistant.Assistant
         self.engine = engine
         self.handoffs = handoffs    # handoff.service.HandoffService (None: no hand-off support)
         self.frustration_trigger = frustration_trigger
         metadata.create_all(engine)
+        # In-process order per conversation; across replicas Rasa's lock store (Redis) serialises.
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._negativity: Dict[str, Deque[float]] = defaultdict(lambda: deque(maxlen=3))
         self._senders: Dict[str, Callable[[str, OutboundMessage], Awaitable[object]]] = {}
-        self._outbox: Dict[str, List[OutboundMessage]] = defaultdict(list)
+        # REST clients' undelivered messages: in the events mailbox, so the next request finds them
+        # on whichever replica it arrives
+        self.events = events or Events()
 
     # ---- delivery of messages the customer did not ask for (agents, notices, CSAT) -----------
 
@@ -74,7 +79,8 @@ class ConversationService:
         channel = conversation_id.split(":", 1)[0] if ":" in conversation_id else "rest"
         send = self._senders.get(channel)
         if send is None:
-            self._outbox[conversation_id].extend(messages)
+            for message in messages:
+                await self.events.keep(f"rest-outbox:{conversation_id}", message.as_rest(conversation_id), 200)
             return
         for message in messages:
             notice = (message.custom or {}).get("notice")
@@ -82,8 +88,9 @@ class ConversationService:
                 message = OutboundMessage(conversation_id, f"({notice})")
             await send(conversation_id, message)
 
-    def drain(self, conversation_id: str) -> List[OutboundMessage]:
-        return self._outbox.pop(conversation_id, [])
+    async def drain(self, conversation_id: str) -> List[OutboundMessage]:
+        return [OutboundMessage.from_rasa(conversation_id, kept)
+                for kept in await self.events.take(f"rest-outbox:{conversation_id}")]
 
     def record(self, message: InboundMessage) -> int:
         """Persist before processing; raises Duplicate for a channel message id seen before."""
@@ -133,7 +140,7 @@ class ConversationService:
             if rating is not None:
                 await self.assistant.append(conversation, [UserUttered(message.text, metadata={"csat": True}),
                                                            BotUttered(rating[0].text)])
-                return self.drain(conversation) + rating
+                return await self.drain(conversation) + rating
         mood = await _in_thread(sentiment.predict, message.text)
         history = self._negativity[conversation]
         history.append(mood.negative_probability)
@@ -151,7 +158,7 @@ class ConversationService:
             raw = await self.assistant.trigger(conversation, "request_human", {"handoff_reason": "frustration"})
             replies += [OutboundMessage.from_rasa(conversation, r) for r in raw]
             history.clear()
-        return self.drain(conversation) + replies
+        return await self.drain(conversation) + replies
 
     def mark_answered(self, row_id: int) -> None:
         """For a recorded message a channel answered itself (e.g. "only text is supported")."""

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     tracker_store_url: str = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
     app_database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"  # KB edits (and later: handoff queue, users)
 
+    # Scale-out (several gateway replicas). Unset: in-process, as one replica needs.
+    lock_store_url: Optional[str] = None  # redis://host:6379/0 → Rasa's RedisLockStore; else in-memory
+    events_url: Optional[str] = None      # redis://host:6379/0 → live events between replicas (pub/sub)
+    redis_prefix: str = "cskh"            # Redis key and channel prefix (letters and digits)
+
     # Rasa: the model directory (newest model wins) and the action server.
     model_dir: Path = ROOT / "models"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
@@ -43,6 +48,7 @@ class Settings(BaseSettings):
     # When NLU already classified the message as an FAQ question, a lower KB confidence suffices
     # (measured trade-off in the README); greetings, out-of-scope and fallbacks need the strict one.
     kb_faq_threshold: float = 0.70
+    kb_poll_seconds: float = 5.0  # re-read KB edits other processes wrote to the app database; 0 off
 
     # Hand-off to people. Each trigger is a setting (0 / false turns it off).
     handoff_url: Optional[str] = None  # where actions reach the queue; defaults to this gateway
@@ -91,6 +97,20 @@ class Settings(BaseSettings):
     def _known_env(cls, value: str) -> str:
         if value not in {"development", "test", "production"}:
             raise ValueError("CSKH_ENV must be development, test or production")
+        return value
+
+    @validator("lock_store_url", "events_url")
+    def _redis_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value.strip()
+
+    @validator("redis_prefix")
+    def _alphanumeric_prefix(cls, value: str) -> str:
+        if not value.isalnum():  # Rasa's RedisLockStore ignores a prefix that is not alphanumeric
+            raise ValueError("CSKH_REDIS_PREFIX must be letters and digits only")
         return value
 
     @validator("log_format")

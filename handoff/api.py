@@ -275,6 +275,10 @@ async def live(websocket: WebSocket) -> None:
     agent = session.user.username
     service.online[agent] = service.online.get(agent, 0) + 1
     service.hub.publish({"type": "presence", "agent": agent, "online": True})
+    try:
+        await service.assign_waiting(agent, session.user.display_name)
+    except Exception:  # the console still opens; the agent can claim by hand
+        log.exception("auto-assign for %s failed", agent)
 
     async def forward() -> None:
         # A session that expires or logs out stops receiving: checked before each event and at least

@@ -1,8 +1,10 @@
 """The agent queue, persisted with SQLAlchemy (SQLite by default, PostgreSQL when scaled).
 
 A claim is one conditional UPDATE (… WHERE status = 'queued'), so of two agents claiming the
-same conversation at once exactly one wins, on SQLite and PostgreSQL alike. Priority: frustrated
-customers first, then the longest waiting.
+same conversation at once exactly one wins, on SQLite and PostgreSQL alike. Taking the *next*
+waiting hand-off (auto-assign) selects it FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas
+assigning at the same moment take different rows instead of fighting over the first. Priority:
+frustrated customers first, then the longest waiting.
 """
 from __future__ import annotations
 
@@ -163,6 +165,27 @@ class HandoffQueue:
             return self.claim(handoff_id, agent)
         except NotClaimable:
             return None
+
+    def assign_next(self, agent: str, attempts: int = 5) -> Optional[Handoff]:
+        """Give the agent the next waiting hand-off; None when none is waiting.
+
+        PostgreSQL: the row is selected FOR UPDATE SKIP LOCKED (a row another transaction is
+        assigning is passed over, not waited for). SQLite has no row locks (the clause is left out)
+        and one writer at a time; the conditional UPDATE keeps every hand-off assigned once there
+        too, and a lost race tries the next row."""
+        for _ in range(attempts):
+            with self.engine.begin() as conn:
+                row = conn.execute(select(handoffs.c.id).where(handoffs.c.status == "queued")
+                                   .order_by(handoffs.c.priority.desc(), handoffs.c.id).limit(1)
+                                   .with_for_update(skip_locked=True)).first()
+                if row is None:
+                    return None
+                won = conn.execute(update(handoffs).where(and_(handoffs.c.id == row.id,
+                                                               handoffs.c.status == "queued"))
+                                   .values(status="assigned", agent=agent, assigned_at=self.clock())).rowcount
+            if won == 1:
+                return self.get(int(row.id))
+        return None
 
     def release(self, handoff_id: int, agent: str) -> Handoff:
         """The agent puts it back in the queue (keeps its original place)."""

@@ -16,6 +16,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaus
 
 from connectors.messages import Button, OutboundMessage
 from cskh import metrics
+from cskh.events import Events
 from handoff.queue import Handoff, HandoffQueue, NotClaimable
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,19 @@ def agents_online_hours(now: datetime, hours: str = "08:00-21:00") -> bool:
 
 
 class EventHub:
-    """In-process fan-out of live events to agent consoles (Redis pub/sub when scaled out)."""
+    """Fan-out of live events to the agent consoles open on this process; with `events` shared
+    (Redis), every event is also published for the consoles open on the other replicas, and theirs
+    arrive here."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: Optional[Events] = None) -> None:
         self._subscribers: Set[asyncio.Queue] = set()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self.events = events
+        if events is not None:
+            events.subscribe("console", self._from_other_replica)
 
     def subscribe(self) -> asyncio.Queue:
+        self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         return queue
@@ -64,11 +72,27 @@ class EventHub:
         self._subscribers.discard(queue)
 
     def publish(self, event: Dict[str, Any]) -> None:
+        """From the event loop or a worker thread (the service's queue calls run in the executor)."""
+        if self.events is not None:
+            self.events.publish("console", event)
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop or self._loop is None:
+            self._fan_out(event)
+        else:  # asyncio queues are not thread-safe: hand the event to the loop
+            self._loop.call_soon_threadsafe(self._fan_out, event)
+
+    def _fan_out(self, event: Dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("a console is not reading its events; dropping one")
+
+    async def _from_other_replica(self, event: Dict[str, Any]) -> None:
+        self._fan_out(event)
 
 
 def public(handoff: Handoff) -> Dict[str, Any]:
@@ -82,15 +106,16 @@ def public(handoff: Handoff) -> Dict[str, Any]:
 class HandoffService:
     def __init__(self, queue: HandoffQueue, assistant, deliver: Deliver, auto_assign: bool = False,
                  hours: str = "08:00-21:00",
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 events: Optional[Events] = None) -> None:
         self.hours = hours
         self.queue = queue
         self.assistant = assistant
         self.deliver = deliver
         self.auto_assign = auto_assign
         self.clock = clock
-        self.hub = EventHub()
-        self.online: Dict[str, int] = {}  # agent → open console connections
+        self.hub = EventHub(events)
+        self.online: Dict[str, int] = {}  # agent → open console connections (on this process)
 
     # ---- from the bot --------------------------------------------------------------------
 
@@ -140,10 +165,24 @@ class HandoffService:
 
     async def claim(self, handoff_id: int, agent: str, display_name: str) -> Handoff:
         handoff = self.queue.claim(handoff_id, agent)
+        await self._taken(handoff, display_name)
+        return handoff
+
+    async def assign_waiting(self, agent: str, display_name: str) -> Optional[Handoff]:
+        """With auto-assign, an agent whose console opens takes the next waiting hand-off (one that
+        queued while nobody was online). Replicas doing this at once take different hand-offs
+        (FOR UPDATE SKIP LOCKED on PostgreSQL, a conditional update everywhere)."""
+        if not self.auto_assign or not agents_online_hours(self.clock(), self.hours):
+            return None
+        handoff = await asyncio.get_running_loop().run_in_executor(None, self.queue.assign_next, agent)
+        if handoff is not None:
+            await self._taken(handoff, display_name)
+        return handoff
+
+    async def _taken(self, handoff: Handoff, display_name: str) -> None:
         await self.assistant.append(handoff.conversation_id, [ConversationPaused()])
         await self._notice(handoff, AGENT_JOINED.format(name=display_name))
         self.hub.publish({"type": "queue", "handoff": public(handoff)})
-        return handoff
 
     async def release(self, handoff_id: int, agent: str) -> Handoff:
         handoff = self.queue.release(handoff_id, agent)

@@ -35,9 +35,11 @@ def trained_model() -> Path:
 
 
 @contextmanager
-def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None) -> Iterator[str]:
+def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None, prepare: bool = True) -> Iterator[str]:
     """`cskh run` on free ports with its databases under `work`; yields its URL once healthy.
-    `extra_env` adds or overrides CSKH_* settings (channel credentials, fake API URLs)."""
+    `extra_env` adds or overrides CSKH_* settings (channel credentials, fake API URLs, shared
+    databases). `prepare=False` skips re-seeding the shop and creating the console users (a second
+    replica on the databases of a first one)."""
     port, action_port = free_port(), free_port()
     env = dict(os.environ,
                CSKH_ENV="test",
@@ -53,11 +55,12 @@ def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None) -> Ite
                CSKH_RATE_PER_SENDER="0", CSKH_RATE_PER_IP="0", CSKH_RATE_LOGIN_PER_IP="0",
                RASA_TELEMETRY_ENABLED="false")
     env.update(extra_env or {})
-    subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    for username, role, name in USERS:
-        subprocess.run([sys.executable, "-m", "cskh.cli", "users", "add", username, "--role", role, "--name", name],
-                       env=dict(env, CSKH_NEW_PASSWORD=PASSWORD), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if prepare:
+        subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        for username, role, name in USERS:
+            subprocess.run([sys.executable, "-m", "cskh.cli", "users", "add", username, "--role", role, "--name", name],
+                           env=dict(env, CSKH_NEW_PASSWORD=PASSWORD), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     log = open(work / "service.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "cskh.cli", "run"], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)

@@ -81,3 +81,66 @@ def test_waiting_time_and_sla(tmp_path):
     queue.claim(slow.id, "minh")
     stats = queue.stats(sla_seconds=120)
     assert stats["within_sla"] == 0.5 and stats["assigned"] == 2
+
+
+def test_assign_next_takes_the_frustrated_then_the_longest_waiting(queue):
+    calm = queue.enqueue("web:n1", "web", "request_human")
+    angry = queue.enqueue("web:n2", "web", "frustration", frustrated=True)
+    assert queue.assign_next("lan").id == angry.id
+    taken = queue.assign_next("minh")
+    assert taken.id == calm.id and taken.agent == "minh" and taken.status == "assigned"
+    assert queue.assign_next("lan") is None
+
+
+def test_assign_next_from_racing_threads_assigns_each_handoff_once(queue):
+    for i in range(20):
+        queue.enqueue(f"web:many{i}", "web", "request_human")
+    taken, barrier = [], threading.Barrier(4)
+
+    def take(agent):
+        barrier.wait()
+        while (h := queue.assign_next(agent)) is not None:
+            taken.append(h.id)
+
+    threads = [threading.Thread(target=take, args=(f"a{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 20
+
+
+async def test_with_auto_assign_an_agent_opening_the_console_takes_the_next_waiting_one(queue):
+    import asyncio
+
+    from handoff.service import HandoffService
+
+    class FakeAssistant:
+        def __init__(self):
+            self.appended = []
+
+        async def append(self, conversation_id, events):
+            self.appended.append((conversation_id, [type(e).__name__ for e in events]))
+
+    delivered = []
+
+    async def deliver(conversation_id, messages):
+        delivered.extend((conversation_id, m.custom) for m in messages)
+
+    assistant = FakeAssistant()
+    service = HandoffService(queue, assistant, deliver, auto_assign=True, hours="00:00-24:00")
+    events = service.hub.subscribe()
+    waiting = queue.enqueue("web:w1", "web", "request_human")
+    # published from a worker thread, as the hand-off calls in the executor do
+    await asyncio.get_running_loop().run_in_executor(None, service.hub.publish, {"type": "ping"})
+    assert (await asyncio.wait_for(events.get(), 2)) == {"type": "ping"}
+
+    taken = await service.assign_waiting("lan", "Lan")
+    assert taken.id == waiting.id and queue.get(waiting.id).agent == "lan"
+    assert assistant.appended == [("web:w1", ["ConversationPaused"])]
+    assert delivered == [("web:w1", {"notice": "Nhân viên Lan đã tham gia cuộc trò chuyện."})]
+    assert (await asyncio.wait_for(events.get(), 2))["handoff"]["status"] == "assigned"
+    assert await service.assign_waiting("minh", "Minh") is None  # nothing left waiting
+    service.auto_assign = False
+    queue.enqueue("web:w2", "web", "request_human")
+    assert await service.assign_waiting("minh", "Minh") is None  # off: agents claim by hand

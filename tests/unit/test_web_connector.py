@@ -62,11 +62,11 @@ async def test_notices_without_an_open_widget_are_kept_for_its_next_connection()
     assert await connector.notify("web:abc", "Nhân viên Lan đã tham gia") == 0
     await connector.send("web:abc", OutboundMessage("web:abc", "Dạ em là Lan", custom={"agent": "Lan"}))
     await connector.send("web:abc", OutboundMessage("web:abc", "answered in a REST body"), keep=False)
-    assert connector.pending("abc") == [
+    assert await connector.pending("abc") == [
         {"type": "notice", "text": "Nhân viên Lan đã tham gia"},
         {"type": "message", "text": "Dạ em là Lan", "buttons": [], "custom": {"agent": "Lan"}},
     ]
-    assert connector.pending("abc") == []  # taken once
+    assert await connector.pending("abc") == []  # taken once
 
 
 async def test_send_pushes_an_agent_message_with_buttons():

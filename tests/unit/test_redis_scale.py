@@ -1,0 +1,175 @@
+"""The Redis pieces of scaling out, against the local Redis (skipped with the reason when none
+answers at CSKH_TEST_REDIS_URL, default redis://127.0.0.1:6379/0): the lock store shared by
+replicas, and the live events between them."""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+import time
+
+import pytest
+
+from cskh.assistant import AtomicRedisLockStore, lock_store
+from cskh.events import Events, RedisEvents, make_events
+
+URL = os.environ.get("CSKH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(scope="module", autouse=True)
+def redis_up():
+    import redis
+
+    try:
+        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
+    except Exception as error:
+        pytest.skip(f"Redis not reachable at {URL}: {type(error).__name__}")
+
+
+@pytest.fixture
+def prefix():
+    return "test" + secrets.token_hex(4)
+
+
+def test_lock_store_setting_picks_the_store():
+    from rasa.core.lock_store import InMemoryLockStore
+
+    assert isinstance(lock_store(None), InMemoryLockStore)
+    store = lock_store("redis://127.0.0.1:6379/3", "abc")
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.key_prefix.startswith("abc:")
+    assert store.red.connection_pool.connection_kwargs["db"] == 3
+
+
+def test_tickets_issued_at_once_by_two_replicas_are_all_different(prefix):
+    stores = [lock_store(URL, prefix) for _ in range(4)]  # one per "replica": own connections
+    conversation, issued, barrier = "race-" + secrets.token_hex(4), [], threading.Barrier(4)
+
+    def issue(store):
+        barrier.wait()
+        for _ in range(25):
+            issued.append(store.issue_ticket(conversation))
+
+    threads = [threading.Thread(target=issue, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(issued) == list(range(100))  # Rasa's first ticket is 0
+    finally:
+        stores[0].red.delete(stores[0].key_prefix + conversation)
+
+
+def test_one_conversation_is_processed_one_message_at_a_time_across_replicas(prefix):
+    conversation = "serial-" + secrets.token_hex(4)
+    spans, errors = [], []
+
+    def replica():
+        store = lock_store(URL, prefix)
+
+        async def handle():
+            async with store.lock(conversation, lock_lifetime=30, wait_time_in_seconds=0.01):
+                start = time.monotonic()
+                await asyncio.sleep(0.05)
+                spans.append((start, time.monotonic()))
+
+        async def three_messages():
+            await asyncio.wait_for(asyncio.gather(*(handle() for _ in range(3))), 30)
+
+        try:
+            asyncio.run(three_messages())
+        except Exception as error:  # a LockError here is the bug this store fixes
+            errors.append(error)
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    spans.sort()
+    assert len(spans) == 9
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), "two messages overlapped"
+    assert lock_store(URL, prefix).get_lock(conversation) is None  # cleaned up
+
+
+async def _until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_events_reach_the_other_replicas_only(prefix):
+    a, b = RedisEvents(URL, prefix), RedisEvents(URL, prefix)
+    got_a, got_b = [], []
+
+    async def on_a(event):
+        got_a.append(event)
+
+    async def on_b(event):
+        got_b.append(event)
+
+    a.subscribe("console", on_a)
+    b.subscribe("console", on_b)
+    await a.start()
+    await b.start()
+    try:
+        await _until(lambda: a.listening and b.listening)
+        a.publish("console", {"type": "queue", "n": 1})
+        await asyncio.get_running_loop().run_in_executor(None, a.publish, "console", {"type": "queue", "n": 2})
+        await _until(lambda: len(got_b) == 2)
+        assert got_b == [{"type": "queue", "n": 1}, {"type": "queue", "n": 2}]  # in order, from a thread too
+        await asyncio.sleep(0.2)
+        assert got_a == []
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_mailbox_is_shared_between_replicas(prefix):
+    a, b = RedisEvents(URL, prefix), RedisEvents(URL, prefix)
+    await a.start()
+    await b.start()
+    try:
+        first = await a.keep("box1", {"type": "notice", "text": "một"})
+        await a.keep("box1", {"type": "notice", "text": "hai"})
+        await b.forget("box1", first)  # delivered by a socket on b after all
+        assert await b.take("box1") == [{"type": "notice", "text": "hai"}]
+        assert await a.take("box1") == []
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_redis_down_never_breaks_a_caller():
+    events = RedisEvents("redis://127.0.0.1:1/0", "down")  # nothing listens on port 1
+
+    async def handler(event):
+        pass
+
+    events.subscribe("web", handler)
+    await events.start()
+    try:
+        events.publish("web", {"frame": {}})  # dropped, not raised
+        token = await events.keep("box", {"type": "notice", "text": "x"})
+        assert await events.take("box") == [{"type": "notice", "text": "x"}]  # kept in-process instead
+        await events.forget("box", token)
+        await asyncio.sleep(0.2)
+        assert not events.listening
+    finally:
+        await events.stop()
+
+
+async def test_in_process_events_are_the_default():
+    events = make_events(None)
+    assert type(events) is Events and not events.shared
+    events.publish("web", {"x": 1})  # nobody else to tell
+    token = await events.keep("b", {"n": 1})
+    await events.keep("b", {"n": 2})
+    await events.forget("b", token)
+    assert await events.take("b") == [{"n": 2}]
