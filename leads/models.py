@@ -45,11 +45,11 @@ class RollbackImpossible(RuntimeError):
     """There is no earlier deployed model (whose file still exists) to go back to."""
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(moment: Optional[datetime]) -> Optional[str]:
+def iso(moment: Optional[datetime]) -> Optional[str]:
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -97,7 +97,7 @@ class Version:
                    json.loads(row.evaluation) if row.evaluation else None, row.decision)
 
     def public(self, current: Optional[str] = None) -> Dict[str, Any]:
-        return {"id": self.id, "name": self.name, "created_at": _iso(self.created_at), "source": self.source,
+        return {"id": self.id, "name": self.name, "created_at": iso(self.created_at), "source": self.source,
                 "state": self.state, "macro_f1": self.macro_f1, "decision": self.decision,
                 "current": self.name == current}
 
@@ -114,7 +114,7 @@ class ModelRegistry:
         with self.engine.begin() as conn:
             row = conn.execute(select(versions).where(versions.c.name == name)).first()
             if row is None:
-                conn.execute(versions.insert().values(name=name, created_at=_now(), source=source, state=state))
+                conn.execute(versions.insert().values(name=name, created_at=now(), source=source, state=state))
                 row = conn.execute(select(versions).where(versions.c.name == name)).first()
         return Version.from_row(row)
 
@@ -131,7 +131,7 @@ class ModelRegistry:
     def record_evaluation(self, name: str, evaluation: Dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(versions.update().where(versions.c.name == name)
-                         .values(macro_f1=evaluation.get("macro_f1"), evaluated_at=_now(),
+                         .values(macro_f1=evaluation.get("macro_f1"), evaluated_at=now(),
                                  evaluation=json.dumps(evaluation, ensure_ascii=False)))
 
     def decide(self, name: str, state: str, decision: str) -> None:
@@ -146,11 +146,11 @@ class ModelRegistry:
             raise FileNotFoundError(f"no model file {self.model_dir / name}")
         with self.engine.begin() as conn:
             if conn.execute(select(versions.c.id).where(versions.c.name == name)).first() is None:
-                conn.execute(versions.insert().values(name=name, created_at=_now(), source="existing",
+                conn.execute(versions.insert().values(name=name, created_at=now(), source="existing",
                                                       state="promoted"))
             elif action != "rollback":
                 conn.execute(versions.update().where(versions.c.name == name).values(state="promoted"))
-            conn.execute(deployments.insert().values(name=name, action=action, by=by, at=_now()))
+            conn.execute(deployments.insert().values(name=name, action=action, by=by, at=now()))
 
     def current(self) -> Optional[str]:
         """The deployed model's file name (None before the first deployment)."""
@@ -168,7 +168,7 @@ class ModelRegistry:
     def history(self) -> List[Dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deployments).order_by(deployments.c.id.desc())).fetchall()
-        return [{"name": r.name, "action": r.action, "by": r.by, "at": _iso(r.at)} for r in rows]
+        return [{"name": r.name, "action": r.action, "by": r.by, "at": iso(r.at)} for r in rows]
 
     def rollback_target(self) -> Optional[str]:
         """The model deployed before the current one, skipping rolled-back and missing ones."""

@@ -17,7 +17,7 @@ import threading
 import sys
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from cskh.settings import ROOT, Settings
 from leads import evaluation as ev
-from leads.models import ModelRegistry, registry_engine
+from leads.models import ModelRegistry, iso, now, registry_engine
 
 metadata = MetaData()
 runs = Table(
@@ -105,18 +105,6 @@ class RetrainBusy(RuntimeError):
     """Another retrain is running."""
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(moment: Optional[datetime]) -> Optional[str]:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat(timespec="seconds")
-
-
 def _alive(pid: Optional[int]) -> bool:
     if not pid:
         return False
@@ -143,14 +131,14 @@ class RunLog:
                 if row.pid is None or row.host != socket.gethostname() or _alive(row.pid):
                     return self._public(row)
                 conn.execute(runs.update().where(runs.c.id == row.id).values(
-                    status="failed", finished_at=_now(), message="the retrain process ended unexpectedly"))
+                    status="failed", finished_at=now(), message="the retrain process ended unexpectedly"))
         return None
 
     def start(self, by: Optional[str], pid: Optional[int] = None) -> int:
         if self.running() is not None:
             raise RetrainBusy("a retrain is already running")
         with self.engine.begin() as conn:
-            result = conn.execute(runs.insert().values(started_at=_now(), status="running", stage="queued",
+            result = conn.execute(runs.insert().values(started_at=now(), status="running", stage="queued",
                                                        progress=0.0, message="waiting to start", by=by, pid=pid,
                                                        host=socket.gethostname()))
             return int(result.inserted_primary_key[0])
@@ -174,7 +162,7 @@ class RunLog:
 
     @staticmethod
     def _public(row: Any) -> Dict[str, Any]:
-        return {"id": row.id, "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
+        return {"id": row.id, "started_at": iso(row.started_at), "finished_at": iso(row.finished_at),
                 "status": row.status, "stage": row.stage, "progress": round(row.progress or 0.0, 3),
                 "message": row.message, "candidate": row.candidate, "by": row.by,
                 "report": json.loads(row.report) if row.report else None}
@@ -228,7 +216,7 @@ class Retrain:
     def finish(self, status: str, message: str, report: Optional[Dict[str, Any]] = None,
                candidate: Optional[str] = None) -> Dict[str, Any]:
         self.log.update(self.run_id, status=status, stage="done", progress=1.0, message=message,
-                        finished_at=_now(), report=report, candidate=candidate)
+                        finished_at=now(), report=report, candidate=candidate)
         self.echo(message)
         return self.log.get(self.run_id) or {}
 
@@ -366,7 +354,7 @@ def spawn(settings: Settings, by: Optional[str], env: Optional[Dict[str, str]] =
                                     "--by", by or "admin"], cwd=ROOT, env=env or dict(os.environ),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError as error:
-        log.update(run_id, status="failed", stage="done", finished_at=_now(), message=f"could not start: {error}")
+        log.update(run_id, status="failed", stage="done", finished_at=now(), message=f"could not start: {error}")
         raise
     log.update(run_id, pid=process.pid)
     threading.Thread(target=process.wait, name=f"retrain-{run_id}", daemon=True).start()  # reap it
