@@ -214,9 +214,7 @@ def _kb_for(model: str):
     from retrieval.encoder import Encoder
     from retrieval.search import Fusion, KnowledgeBase
 
-    # No tuned ranker (every configuration is tuned here), a trigram index for the ranker ablation.
-    return KnowledgeBase.build(load_source(get_settings().kb_source_dir), Encoder(model), Fusion(encoder=model),
-                               ranker=None, trigrams=True)
+    return KnowledgeBase.build(load_source(get_settings().kb_source_dir), Encoder(model), Fusion(encoder=model))
 
 
 def _finetuned(value: Optional[str]) -> Optional[str]:
@@ -235,63 +233,39 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     from pathlib import Path as _Path
 
     from cskh.settings import get_settings
-    from retrieval.evaluate import (HEADER, QUESTIONS, ablation_table, load_questions, row, split, threshold_table,
-                                    tune_and_measure)
-    from retrieval.ranker import Ranker
+    from retrieval.evaluate import HEADER, QUESTIONS, load_questions, row, split, tune_and_measure
 
     questions = load_questions(_Path(args.questions) if args.questions else QUESTIONS)
     dev, test = split(questions)
     print(f"questions: {len(questions)} (dev {len(dev)}, test {len(test)}: "
           f"{sum(q.entry is not None for q in test)} answerable, {sum(q.entry is None for q in test)} unanswerable)")
-    shown = "test" if args.split == "test" else "dev"
-    if shown == "dev":
-        print("figures below are on the DEV split (where everything is tuned: fusion figures are in-sample; "
-              "the ranker only takes its threshold from it)")
-    settings = get_settings()
-    base = settings.embedding_model
-    configs = [("dense only", base, "dense"), ("lexical only (BM25)", base, "lexical"), ("hybrid", base, "hybrid"),
-               ("hybrid + learned ranker", base, "ranker")]
+    base = get_settings().embedding_model
+    configs = [("dense only", base, "dense"), ("lexical only (BM25)", base, "lexical"), ("hybrid", base, "hybrid")]
     finetuned = _finetuned(args.finetuned)
     if finetuned:
         configs += [("dense only, fine-tuned encoder", finetuned, "dense"),
-                    ("hybrid, fine-tuned encoder", finetuned, "hybrid"),
-                    ("hybrid + learned ranker, fine-tuned encoder", finetuned, "ranker")]
+                    ("hybrid, fine-tuned encoder", finetuned, "hybrid")]
     kbs = {}
     lines, styles, tuned = [], {}, {}
     for name, model, mode in configs:
         kb = kbs.get(model) or kbs.setdefault(model, _kb_for(model))
-        config, metrics, by_style = tune_and_measure(kb, questions, mode, report=shown)
+        fusion, metrics, by_style = tune_and_measure(kb, questions, mode)
         lines.append(row(name, metrics))
         styles[name] = by_style
-        tuned[(model, mode)] = config
-        if isinstance(config, Ranker):
-            print(f"tuned {name}: {len(config.features)} features, threshold={config.threshold:.3f}", file=sys.stderr)
-        else:
-            print(f"tuned {name}: method={config.method} w={config.dense_weight} s={config.saturation} "
-                  f"threshold={config.threshold:.3f}", file=sys.stderr)
-    print(f"\nquality ({shown} split)\n")
+        tuned[(model, mode)] = fusion
+        print(f"tuned {name}: method={fusion.method} w={fusion.dense_weight} s={fusion.saturation} "
+              f"threshold={fusion.threshold:.3f}", file=sys.stderr)
     print(HEADER)
     print("\n".join(lines))
     all_styles = sorted({s for by in styles.values() for s in by})
-    print(f"\nhit@1 by question style ({shown} split)\n")
+    print("\nhit@1 by question style (test split)\n")
     print("| configuration | " + " | ".join(all_styles) + " |\n|---|" + "---|" * len(all_styles))
     for name, by in styles.items():
         print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
-    if not args.quick:
-        print("\nlearned ranker: feature groups (fitted on KB pseudo-queries; threshold on dev)\n")
-        print(ablation_table(kbs[base], questions))
-        faq = settings.kb_faq_threshold
-        for name, mode in (("hybrid + learned ranker (the product default)", "ranker"), ("hybrid (fusion)", "hybrid")):
-            config = tuned[(base, mode)]
-            print(f"\nprecision against coverage by threshold: {name}\n")
-            print(threshold_table(kbs[base], questions, config,
-                                  [(0.5, ""), (faq, "(FAQ intent)"), (0.8, ""), (config.threshold, "(strict, tuned)")]))
     if args.write:
         model = args.write_for or base
-        key = _finetuned(model) or model
-        tuned[(key, "hybrid")].save()
-        tuned[(key, "ranker")].save()
-        print(f"\nwrote retrieval/fusion.json and retrieval/ranker.json for {model}", file=sys.stderr)
+        tuned[(_finetuned(model) or model, "hybrid")].save()
+        print(f"\nwrote retrieval/fusion.json for {model}", file=sys.stderr)
     return 0
 
 
@@ -523,11 +497,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate = kb.add_parser("eval", help="quality table on the Vietnamese test set (tuned on its dev split)")
     evaluate.add_argument("--questions", help="JSONL of {id, text, entry|null, style}")
     evaluate.add_argument("--finetuned", default="latest", help="fine-tuned encoder dir, 'latest' or 'none'")
-    evaluate.add_argument("--write", action="store_true",
-                          help="save the tuned hybrid to retrieval/fusion.json and the ranker to retrieval/ranker.json")
-    evaluate.add_argument("--split", choices=("test", "dev"), default="test",
-                          help="report the held-out test split (default) or the dev split the tuning used")
-    evaluate.add_argument("--quick", action="store_true", help="only the quality tables (no ablation, no thresholds)")
+    evaluate.add_argument("--write", action="store_true", help="save the tuned hybrid to retrieval/fusion.json")
     evaluate.add_argument("--write-for", help="encoder whose tuned hybrid --write saves (default: CSKH_EMBEDDING_MODEL)")
     evaluate.set_defaults(func=cmd_kb_eval)
     tune = kb.add_parser("finetune", help="fine-tune the embedder on the KB's question variants; before/after")
