@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Union
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import Engine
 
+from leads.db import engine_with
+
 metadata = MetaData()
 versions = Table(
     "model_versions", metadata,
@@ -58,13 +60,7 @@ def iso(moment: Optional[datetime]) -> Optional[str]:
 
 
 def registry_engine(app: Union[str, Engine]) -> Engine:
-    if isinstance(app, Engine):
-        engine = app
-    else:
-        from shop import make_engine
-
-        engine = make_engine(app)
-    metadata.create_all(engine)
+    engine = engine_with(app, metadata)
     _add_missing_columns(engine)
     return engine
 

@@ -18,6 +18,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, selec
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from leads.db import engine_with
 from leads.transcripts import Turn, _epoch, iso, read_conversations
 
 STATUSES = ("pending", "accepted", "dismissed")
@@ -53,14 +54,7 @@ class EntryExists(ProposalError):
 
 
 def app_engine(app: Union[str, Engine]) -> Engine:
-    if isinstance(app, Engine):
-        engine = app
-    else:
-        from shop import make_engine
-
-        engine = make_engine(app)
-    metadata.create_all(engine)
-    return engine
+    return engine_with(app, metadata)
 
 
 # ---- reading ---------------------------------------------------------------------------------

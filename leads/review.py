@@ -38,6 +38,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 from sqlalchemy.engine import Engine
 
 from cskh.text import normalize_folded
+from leads.db import engine_with
 from leads.redact import ADDRESS, EMAIL, PHONE, redact
 from leads.transcripts import Turn, _engine, find_turn, read_conversations
 
@@ -85,14 +86,7 @@ def _now() -> datetime:
 
 
 def app_engine(app: Union[str, Engine]) -> Engine:
-    if isinstance(app, Engine):
-        engine = app
-    else:
-        from shop import make_engine
-
-        engine = make_engine(app)
-    metadata.create_all(engine)
-    return engine
+    return engine_with(app, metadata)
 
 
 # ---- the queue -------------------------------------------------------------------------------
