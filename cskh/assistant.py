@@ -19,6 +19,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
+from cskh.polling import Every
 from cskh.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ class ModelWatcher:
         self.assistant = assistant
         self.settings = settings
         self.registry = ModelRegistry(settings.app_database_url, settings.model_dir)
-        self._task: Optional["asyncio.Task[None]"] = None
+        self._poll = Every(settings.model_poll_seconds, self.check, "model-watcher")
         self._switching = asyncio.Lock()  # one model load at a time
 
     def _deployed(self) -> Optional[Path]:
@@ -234,20 +235,8 @@ class ModelWatcher:
             return False
         return True
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.model_poll_seconds)
-            await self.check()
-
     def start(self) -> None:
-        if self.settings.model_poll_seconds > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="model-watcher")
+        self._poll.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._poll.stop()

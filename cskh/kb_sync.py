@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from cskh.events import Events
+from cskh.polling import Every
 from retrieval.corpus import Entry
 from retrieval.overrides import OverrideStore, overrides
 from retrieval.search import KnowledgeBase
@@ -56,7 +57,7 @@ class KbSync:
         self.poll_seconds = poll_seconds
         self.since: Optional[datetime] = None  # newest updated_at seen
         self._lock = asyncio.Lock()
-        self._task: Optional["asyncio.Task[None]"] = None
+        self._poll = Every(poll_seconds, self.sync, "kb-sync")
         events.subscribe("kb", self._announced)
 
     def apply_changes(self) -> int:
@@ -93,21 +94,9 @@ class KbSync:
     async def _announced(self, event: dict) -> None:
         await self.sync()
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            await self.sync()
-
     async def start(self) -> None:
         await self.sync()  # the newest edit the KB was opened with
-        if self.poll_seconds > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="kb-sync")
+        self._poll.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._poll.stop()
