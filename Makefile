@@ -13,7 +13,7 @@ NLU_INPUTS := config.yml domain.yml $(shell find bot/data -name '*.yml' 2>/dev/n
 	$(wildcard bot/components/*.py) cskh/text.py cskh/entities.py shop/catalog.yml
 KB_INPUTS := $(wildcard faq_corpus/*.yml)
 
-.PHONY: run test setup venv model kb db browser generate lock nlu-report bench clean
+.PHONY: run test setup venv model kb db browser generate lock nlu-report load clean
 
 run: setup
 	$(CSKH) run
@@ -66,8 +66,8 @@ lock:
 nlu-report: $(VENV)/.installed
 	$(PY) scripts/nlu_report.py
 
-bench: setup
-	$(PY) scripts/bench_server.py
+load: setup
+	$(PY) scripts/bench_load.py $(ARGS)
 
 clean:
 	rm -rf var models results

@@ -1,4 +1,4 @@
-"""The `cskh` command: run, train, chat, kb build/search, db seed, bench, transcripts, review."""
+"""The `cskh` command: run, train, chat, kb build/search, db seed, load, transcripts, review."""
 from __future__ import annotations
 
 import argparse
@@ -361,10 +361,10 @@ def cmd_telegram_webhook(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from cskh.bench import main as bench_main
+def cmd_load(args: argparse.Namespace) -> int:
+    from cskh.load import main as load_main
 
-    return bench_main(args)
+    return load_main(args)
 
 
 def cmd_sentiment(args: argparse.Namespace) -> int:
@@ -515,11 +515,11 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="shop database").add_subparsers(dest="db_command", required=True)
     db.add_parser("seed", help="drop and re-seed the demo shop (dates relative to today)").set_defaults(func=cmd_db_seed)
 
-    bench = sub.add_parser("bench", help="concurrent conversations through the REST channel")
-    bench.add_argument("--url", default="http://127.0.0.1:8000")
-    bench.add_argument("--conversations", type=int, default=20)
-    bench.add_argument("--rounds", type=int, default=3, help="times each conversation script is repeated")
-    bench.set_defaults(func=cmd_bench)
+    from cskh.load import add_arguments as load_arguments
+
+    load = sub.add_parser("load", help="load generator: scripted conversations over REST or the widget WebSocket")
+    load_arguments(load)
+    load.set_defaults(func=cmd_load)
     sub.add_parser("sentiment", help="label lines from stdin as negative/neutral/positive").set_defaults(
         func=cmd_sentiment)
     telegram = sub.add_parser("telegram", help="Telegram channel").add_subparsers(dest="telegram_command",
