@@ -214,7 +214,9 @@ def _kb_for(model: str):
     from retrieval.encoder import Encoder
     from retrieval.search import Fusion, KnowledgeBase
 
-    return KnowledgeBase.build(load_source(get_settings().kb_source_dir), Encoder(model), Fusion(encoder=model))
+    # No tuned ranker (every configuration is tuned here), a trigram index for the ranker ablation.
+    return KnowledgeBase.build(load_source(get_settings().kb_source_dir), Encoder(model), Fusion(encoder=model),
+                               ranker=None, trigrams=True)
 
 
 def _finetuned(value: Optional[str]) -> Optional[str]:
@@ -233,39 +235,65 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     from pathlib import Path as _Path
 
     from cskh.settings import get_settings
-    from retrieval.evaluate import HEADER, QUESTIONS, load_questions, row, split, tune_and_measure
+    from retrieval.evaluate import (HEADER, QUESTIONS, ablation_table, load_questions, row, split, threshold_table,
+                                    tune_and_measure)
+    from retrieval.ranker import Ranker
 
     questions = load_questions(_Path(args.questions) if args.questions else QUESTIONS)
     dev, test = split(questions)
     print(f"questions: {len(questions)} (dev {len(dev)}, test {len(test)}: "
           f"{sum(q.entry is not None for q in test)} answerable, {sum(q.entry is None for q in test)} unanswerable)")
-    base = get_settings().embedding_model
-    configs = [("dense only", base, "dense"), ("lexical only (BM25)", base, "lexical"), ("hybrid", base, "hybrid")]
+    shown = "test" if args.split == "test" else "dev"
+    if shown == "dev":
+        print("figures below are on the DEV split (where everything is tuned: fusion figures are in-sample; "
+              "the ranker's scorer never saw it, its calibrator and threshold did)")
+    settings = get_settings()
+    base = settings.embedding_model
+    configs = [("dense only", base, "dense"), ("lexical only (BM25)", base, "lexical"), ("hybrid", base, "hybrid"),
+               ("hybrid + learned ranker", base, "ranker")]
     finetuned = _finetuned(args.finetuned)
     if finetuned:
         configs += [("dense only, fine-tuned encoder", finetuned, "dense"),
-                    ("hybrid, fine-tuned encoder", finetuned, "hybrid")]
+                    ("hybrid, fine-tuned encoder", finetuned, "hybrid"),
+                    ("hybrid + learned ranker, fine-tuned encoder", finetuned, "ranker")]
     kbs = {}
     lines, styles, tuned = [], {}, {}
     for name, model, mode in configs:
         kb = kbs.get(model) or kbs.setdefault(model, _kb_for(model))
-        fusion, metrics, by_style = tune_and_measure(kb, questions, mode)
+        config, metrics, by_style = tune_and_measure(kb, questions, mode, report=shown)
         lines.append(row(name, metrics))
         styles[name] = by_style
-        tuned[(model, mode)] = fusion
-        print(f"tuned {name}: method={fusion.method} w={fusion.dense_weight} s={fusion.saturation} "
-              f"threshold={fusion.threshold:.3f}", file=sys.stderr)
+        tuned[(model, mode)] = config
+        if isinstance(config, Ranker):
+            print(f"tuned {name}: {len(config.features)} features, threshold={config.threshold:.3f}", file=sys.stderr)
+        else:
+            print(f"tuned {name}: method={config.method} w={config.dense_weight} s={config.saturation} "
+                  f"threshold={config.threshold:.3f}", file=sys.stderr)
+    print(f"\nquality ({shown} split)\n")
     print(HEADER)
     print("\n".join(lines))
     all_styles = sorted({s for by in styles.values() for s in by})
-    print("\nhit@1 by question style (test split)\n")
+    print(f"\nhit@1 by question style ({shown} split)\n")
     print("| configuration | " + " | ".join(all_styles) + " |\n|---|" + "---|" * len(all_styles))
     for name, by in styles.items():
         print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
+    if not args.quick:
+        print("\nlearned ranker: feature groups (fitted on KB pseudo-queries; threshold on dev)\n")
+        print(ablation_table(kbs[base], questions))
+        faq = settings.kb_faq_threshold
+        for name, mode in (("hybrid + learned ranker (the product default)", "ranker"), ("hybrid (fusion)", "hybrid")):
+            config = tuned[(base, mode)]
+            print(f"\nprecision against coverage by threshold: {name}\n")
+            marks = {0.5: "", 0.6: "", 0.7: "", 0.8: "", round(faq, 6): "(FAQ intent)"}
+            strict = round(config.threshold, 6)
+            marks[strict] = (marks.get(strict, "") + " (strict, tuned)").strip()
+            print(threshold_table(kbs[base], questions, config, sorted(marks.items())))
     if args.write:
         model = args.write_for or base
-        tuned[(_finetuned(model) or model, "hybrid")].save()
-        print(f"\nwrote retrieval/fusion.json for {model}", file=sys.stderr)
+        key = _finetuned(model) or model
+        tuned[(key, "hybrid")].save()
+        tuned[(key, "ranker")].save()
+        print(f"\nwrote retrieval/fusion.json and retrieval/ranker.json for {model}", file=sys.stderr)
     return 0
 
 
@@ -497,7 +525,11 @@ def parser() -> argparse.ArgumentParser:
     evaluate = kb.add_parser("eval", help="quality table on the Vietnamese test set (tuned on its dev split)")
     evaluate.add_argument("--questions", help="JSONL of {id, text, entry|null, style}")
     evaluate.add_argument("--finetuned", default="latest", help="fine-tuned encoder dir, 'latest' or 'none'")
-    evaluate.add_argument("--write", action="store_true", help="save the tuned hybrid to retrieval/fusion.json")
+    evaluate.add_argument("--write", action="store_true",
+                          help="save the tuned hybrid to retrieval/fusion.json and the ranker to retrieval/ranker.json")
+    evaluate.add_argument("--split", choices=("test", "dev"), default="test",
+                          help="report the held-out test split (default) or the dev split the tuning used")
+    evaluate.add_argument("--quick", action="store_true", help="only the quality tables (no ablation, no thresholds)")
     evaluate.add_argument("--write-for", help="encoder whose tuned hybrid --write saves (default: CSKH_EMBEDDING_MODEL)")
     evaluate.set_defaults(func=cmd_kb_eval)
     tune = kb.add_parser("finetune", help="fine-tune the embedder on the KB's question variants; before/after")

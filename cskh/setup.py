@@ -66,6 +66,8 @@ def open_kb(settings: Settings, overrides: Optional[OverrideStore] = None) -> Kn
                 kb.upsert([entry])
     if settings.kb_min_score is not None:
         kb.fusion = replace(kb.fusion, threshold=settings.kb_min_score)
+        if kb.ranker is not None:
+            kb.ranker = replace(kb.ranker, threshold=settings.kb_min_score)
     return kb
 
 

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/kb", tags=["knowledge base"])
 class SearchRequest(BaseModel):
     text: constr(strict=True, min_length=1, max_length=4000)  # type: ignore[valid-type]
     top_k: conint(strict=True, ge=1, le=50) = 5  # type: ignore[valid-type]
-    # The confidence the caller will require (the FAQ path's 0.70); only counts abstentions.
+    # The confidence the caller will require (the FAQ path's CSKH_KB_FAQ_THRESHOLD); only counts abstentions.
     threshold: Optional[confloat(ge=0.0, le=1.0)] = None  # type: ignore[valid-type]
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import List, Sequence
 
@@ -10,6 +12,7 @@ import numpy as np
 from cskh.text import normalize
 
 BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+QUERY_CACHE = 2048  # query vectors kept (least recently used dropped): repeated questions skip the model
 
 
 def resolve_model(name: str) -> Path:
@@ -36,9 +39,28 @@ class Encoder:
         self._model = SentenceTransformer(str(resolve_model(model)), device="cpu")
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
+        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_size = QUERY_CACHE
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         prepared: List[str] = [normalize(t) for t in texts]
         vectors = self._model.encode(prepared, batch_size=batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's vector, from an LRU cache keyed by the normalised text when it was seen."""
+        key = normalize(text)
+        with self._lock:
+            vector = self._cache.get(key)
+            if vector is not None:
+                self._cache.move_to_end(key)
+                return vector
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return vector

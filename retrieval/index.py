@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import faiss
 import numpy as np
@@ -73,6 +73,15 @@ class VectorIndex:
         scores, ids = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), fetch)
         return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i != -1 and int(i) not in self._masked][:k]
                 for row_ids, row_scores in zip(ids, scores)]
+
+    def vectors(self, ids: Sequence[int]) -> Optional[np.ndarray]:
+        """The stored vectors of these ids, or None where the index cannot give them back (IVF)."""
+        try:
+            if not len(ids):
+                return np.zeros((0, self.dim), np.float32)
+            return np.vstack([self._index.reconstruct(int(i)) for i in ids])
+        except RuntimeError:
+            return None
 
     def save(self, directory: Path, model: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)

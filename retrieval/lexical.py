@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import sparse
@@ -52,11 +53,26 @@ def terms(text: str) -> List[str]:
     return found
 
 
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def char_trigrams(text: str) -> List[str]:
+    """Character trigrams of each word of the normalised, folded text, padded with spaces
+    ("số" → " so", "so "): a typo or a teen-code spelling changes only a few of them."""
+    grams: List[str] = []
+    for word in _NON_WORD.sub(" ", normalize_folded(text)).split():
+        padded = f" {word} "
+        grams.extend(padded[i:i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
 class BM25:
-    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.2, b: float = 0.75, analyzer: Callable[[str], List[str]] = terms) -> None:
         self.k1, self.b = k1, b
+        self.analyzer = analyzer
         self._vocab: Dict[str, int] = {}
         self._matrix: sparse.csc_matrix = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._tf: sparse.csr_matrix = sparse.csr_matrix((0, 0), dtype=np.float32)
         self._row_ids = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
         self._row_of: Dict[int, int] = {}
@@ -71,7 +87,7 @@ class BM25:
 
     def add(self, doc_id: int, text: str) -> None:
         self.remove(doc_id)
-        counts = Counter(terms(text))
+        counts = Counter(self.analyzer(text))
         self._delta[doc_id] = counts
         self._df.update(counts.keys())
         if len(self._delta) >= DELTA_LIMIT:
@@ -79,7 +95,7 @@ class BM25:
 
     def add_many(self, docs: Iterable[Tuple[int, str]]) -> None:
         for doc_id, text in docs:
-            counts = Counter(terms(text))
+            counts = Counter(self.analyzer(text))
             self.remove(doc_id)
             self._delta[doc_id] = counts
             self._df.update(counts.keys())
@@ -94,6 +110,27 @@ class BM25:
             self._alive[row] = False
             counts = self._row_counts(row)
         self._df.subtract(counts.keys())
+
+    @contextmanager
+    def without(self, doc_ids: Iterable[int]) -> Iterator[None]:
+        """Score as if these documents were absent (document frequencies included), then put them
+        back: held-out pseudo-queries for training the ranker, without a rebuild."""
+        doc_ids = list(doc_ids)
+        rows = [self._row_of[d] for d in doc_ids if d in self._row_of and self._alive[self._row_of[d]]]
+        row_counts = [self._row_counts(row) for row in rows]
+        delta = {d: self._delta.pop(d) for d in doc_ids if d in self._delta}
+        for row in rows:
+            self._alive[row] = False
+        for counts in row_counts + list(delta.values()):
+            self._df.subtract(counts.keys())
+        try:
+            yield
+        finally:
+            for row in rows:
+                self._alive[row] = True
+            for counts in row_counts + list(delta.values()):
+                self._df.update(counts.keys())
+            self._delta.update(delta)
 
     def compact(self) -> None:
         """Rebuild the matrix from the live documents (main rows and delta)."""
@@ -143,7 +180,7 @@ class BM25:
         live = len(self)
         if live == 0:
             return []
-        query_terms = set(terms(query))
+        query_terms = sorted(set(self.analyzer(query)))  # a fixed order: the same float sums every run
         scores = np.zeros(self._matrix.shape[0], dtype=np.float32)
         for term in query_terms:
             col = self._vocab.get(term)
@@ -166,14 +203,41 @@ class BM25:
         found.sort(key=lambda pair: pair[1], reverse=True)
         return found[:n]
 
-    def _delta_score(self, counts: Counter, query_terms: set, live: int) -> float:
+    def _delta_score(self, counts: Counter, query_terms: Sequence[str], live: int) -> float:
         length = sum(counts.values())
         score = 0.0
-        for term in query_terms & counts.keys():
+        for term in (t for t in query_terms if t in counts):
             tf = counts[term]
             norm = tf + self.k1 * (1 - self.b + self.b * length / self._avgdl)
             score += self._idf(term, live) * tf * (self.k1 + 1) / norm
         return score
+
+    def idf(self, term: str) -> float:
+        return self._idf(term, len(self))
+
+    def presence(self, doc_ids: Sequence[int], query_terms: Sequence[str]) -> np.ndarray:
+        """A (documents × terms) boolean matrix: which of the terms each document contains."""
+        out = np.zeros((len(doc_ids), len(query_terms)), dtype=bool)
+        if not len(doc_ids) or not len(query_terms):
+            return out
+        rows = np.array([self._row_of.get(d, -1) for d in doc_ids], dtype=np.int64)
+        main = rows >= 0
+        if main.any():
+            position = np.full(self._matrix.shape[0], -1, dtype=np.int64)
+            position[rows[main]] = np.flatnonzero(main)
+            indptr, indices = self._matrix.indptr, self._matrix.indices
+            for j, term in enumerate(query_terms):
+                col = self._vocab.get(term)
+                if col is None or col >= self._matrix.shape[1]:
+                    continue
+                at = position[indices[indptr[col]:indptr[col + 1]]]
+                out[at[at >= 0], j] = True
+        if self._delta:
+            for i in np.flatnonzero(~main):
+                counts = self._delta.get(doc_ids[i])
+                if counts is not None:
+                    out[i] = [t in counts for t in query_terms]
+        return out
 
     def scores(self, query: str) -> Dict[int, float]:
         return dict(self.top(query, n=len(self)))

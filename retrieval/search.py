@@ -1,19 +1,23 @@
 """The knowledge base: entries, their vectors in FAISS, BM25, and hybrid search with abstention.
 
-Search gathers candidates from both signals (the best units of each), scores every candidate
-entry by its best unit under each signal, fuses the two, and attaches a confidence. The fusion
-method, its weight and the confidence calibrator are tuned on a development split by
-`cskh kb eval --write` (retrieval/fusion.json); without tuned parameters for the encoder in use,
-a fixed linear fusion is used and its score is the confidence.
+Search gathers candidates from both signals (the best units of dense search and of BM25 over
+syllables and bigrams). By default a learned ranker
+(retrieval/ranker.py, parameters in retrieval/ranker.json) scores every candidate entry from
+per-candidate features of all of them and gives the calibrated confidence. Without a tuned
+ranker for the encoder in use, the entries are scored by their best unit under each of the two
+main signals and fused (retrieval/fusion.json; both files are written by `cskh kb eval --write`,
+tuned on the development split); without tuned fusion either, a fixed linear fusion is used and
+its score is the confidence.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,12 +25,18 @@ from cskh.entities import detect_language
 from retrieval.corpus import Entry
 from retrieval.encoder import Encoder
 from retrieval.index import VectorIndex
-from retrieval.lexical import BM25
+from retrieval.lexical import BM25, char_trigrams
+from retrieval.ranker import QueryView, Ranker, candidate_features
 
 log = logging.getLogger(__name__)
 
 FUSION_FILE = Path(__file__).resolve().parent / "fusion.json"
 CANDIDATES = 64
+# A query whose vector equals one of an entry's own phrasings (the same text once normalised and,
+# for the encoder, accent-folded) is answered with that entry: the learned ranker never trains on
+# such queries (its pseudo-queries are held out of the index) and ranks them poorly ("phí ship").
+EXACT_COSINE = 0.999
+EXACT_CONFIDENCE = 0.99
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,15 @@ class Hit:
 
 @dataclass
 class Candidates:
-    """Per-entry raw signals for one query."""
+    """Per-entry raw signals for one query (and, for the ranker, the unit hits behind them)."""
 
     dense: Dict[str, float] = field(default_factory=dict)
     lexical: Dict[str, float] = field(default_factory=dict)
     english: bool = False
+    dense_units: List[Tuple[int, float]] = field(default_factory=list)
+    lexical_units: List[Tuple[int, float]] = field(default_factory=list)
+    query: Optional[QueryView] = None
+    vector: Optional[np.ndarray] = None
 
     def entries(self) -> List[str]:
         return list(set(self.dense) | set(self.lexical))
@@ -86,8 +100,8 @@ def _zscores(values: Dict[str, float], keys: List[str], floor: float) -> Dict[st
 
 
 def rank(candidates: Candidates, fusion: Fusion) -> List[Hit]:
-    """Entries ordered by fused score (without confidence)."""
-    keys = candidates.entries()
+    """Entries ordered by fused score (without confidence); ties in id order, so runs agree."""
+    keys = sorted(candidates.entries())
     if not keys:
         return []
     dense = {k: max(candidates.dense.get(k, 0.0), 0.0) for k in keys}
@@ -130,15 +144,36 @@ def confidence(hits: List[Hit], fusion: Fusion) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+_TUNED = object()  # KnowledgeBase(ranker=...) default: the tuned ranker for the encoder, if any
+
+
 class KnowledgeBase:
-    def __init__(self, encoder: Encoder, fusion: Optional[Fusion] = None, index_kind: str = "flat") -> None:
+    def __init__(self, encoder: Encoder, fusion: Optional[Fusion] = None, index_kind: str = "flat",
+                 ranker: object = _TUNED, trigrams: bool = False) -> None:
+        """`ranker`: a Ranker, None for fusion only, or by default the tuned one for this encoder
+        (retrieval/ranker.json). `trigrams`: keep a character-trigram index (for rankers that use
+        TRIGRAM_FEATURES; implied by such a ranker)."""
         self.encoder = encoder
         self.fusion = fusion or Fusion.for_encoder(encoder.name)
+        tuned = Ranker.for_encoder(encoder.name) if ranker is _TUNED else ranker
+        self.ranker: Optional[Ranker] = tuned  # type: ignore[assignment]
         self.entries: Dict[str, Entry] = {}
         self._units: Dict[int, Tuple[str, str]] = {}  # vector id → (entry id, text)
+        self._entry_units: Dict[str, List[int]] = {}
+        self._entry_sum: Dict[str, np.ndarray] = {}  # sum of an entry's unit vectors (entries with 2+ units)
+        self._centroids: Dict[str, Optional[np.ndarray]] = {}  # cache of normalised sums
         self._next_id = 0
         self._index = VectorIndex(encoder.dim, kind=index_kind)
         self._bm25 = BM25()
+        self._trigrams: Optional[BM25] = BM25(analyzer=char_trigrams) if trigrams or (
+            self.ranker is not None and self.ranker.needs_trigrams) else None
+
+    @property
+    def has_trigrams(self) -> bool:
+        return self._trigrams is not None
+
+    def _lexical_indexes(self) -> List[BM25]:
+        return [self._bm25] + ([self._trigrams] if self._trigrams is not None else [])
 
     # ---- building and updating -----------------------------------------------------------
 
@@ -159,48 +194,152 @@ class KnowledgeBase:
         self._index.add([uid for uid, _, _ in new_units], vectors)
         for uid, entry_id, text in new_units:
             self._units[uid] = (entry_id, text)
-        if len(new_units) > 50:
-            self._bm25.add_many((uid, text) for uid, _, text in new_units)
-        else:
-            for uid, _, text in new_units:
-                self._bm25.add(uid, text)
+            self._entry_units.setdefault(entry_id, []).append(uid)
+        self._add_sums(new_units, vectors)
+        docs = [(uid, text) for uid, _, text in new_units]
+        for index in self._lexical_indexes():
+            if len(new_units) > 50:
+                index.add_many(docs)
+            else:
+                for uid, text in docs:
+                    index.add(uid, text)
+
+    def _add_sums(self, units: Sequence[Tuple[int, str, str]], vectors: Optional[np.ndarray]) -> None:
+        """Keep the sum of each entry's unit vectors (its centroid direction); an entry's units
+        always arrive together (upsert replaces whole entries). Single-unit entries need none."""
+        if vectors is None:
+            return
+        for (_, entry_id, _), vector in zip(units, vectors):
+            self._entry_sum[entry_id] = self._entry_sum.get(entry_id, 0.0) + vector.astype(np.float64)
+        for entry_id in {e for _, e, _ in units}:
+            self._centroids.pop(entry_id, None)
+            if len(self._entry_units[entry_id]) < 2:
+                self._entry_sum.pop(entry_id, None)
 
     def delete(self, entry_id: str) -> bool:
         if entry_id not in self.entries:
             return False
         del self.entries[entry_id]
-        stale = [uid for uid, (eid, _) in self._units.items() if eid == entry_id]
+        stale = self._entry_units.pop(entry_id, [])
+        self._entry_sum.pop(entry_id, None)
+        self._centroids.pop(entry_id, None)
         self._index.remove(stale)
         for uid in stale:
             del self._units[uid]
-            self._bm25.remove(uid)
+            for index in self._lexical_indexes():
+                index.remove(uid)
         return True
 
     # ---- search ------------------------------------------------------------------------------
 
-    def candidates(self, text: str, vector: Optional[np.ndarray] = None) -> Candidates:
+    def candidates(self, text: str, vector: Optional[np.ndarray] = None, exclude: Sequence[int] = ()) -> Candidates:
+        """The unit hits of both signals and each entry's best unit under each. `exclude` leaves
+        units out of the dense hits (pseudo-queries held out of the index, see `held_out`, which
+        also hides them from BM25)."""
         found = Candidates(english=detect_language(text) == "en")
         if not self.entries or not text.strip():
             return found
         if vector is None:
-            vector = self.encoder.encode([text])[0]
-        for uid, score in self._index.search(vector.reshape(1, -1), k=CANDIDATES)[0]:
+            encode_query = getattr(self.encoder, "encode_query", None)
+            vector = encode_query(text) if encode_query else self.encoder.encode([text])[0]
+        skip = set(exclude)
+        found.vector = vector
+        found.query = QueryView.of(text, trigrams=self._trigrams is not None)
+        dense = self._index.search(vector.reshape(1, -1), k=CANDIDATES + len(skip))[0]
+        found.dense_units = [(uid, score) for uid, score in dense if uid not in skip][:CANDIDATES]
+        found.lexical_units = self._bm25.top(text, n=CANDIDATES)
+        for uid, score in found.dense_units:
             entry_id = self._units[uid][0]
             found.dense[entry_id] = max(found.dense.get(entry_id, -1.0), score)
-        for uid, score in self._bm25.top(text, n=CANDIDATES):
+        for uid, score in found.lexical_units:
             entry_id = self._units[uid][0]
             found.lexical[entry_id] = max(found.lexical.get(entry_id, 0.0), score)
         return found
 
+    def _centroid(self, entry_id: str, exclude: Dict[int, Optional[np.ndarray]]) -> Optional[np.ndarray]:
+        if not exclude and entry_id in self._centroids:
+            return self._centroids[entry_id]
+        total = self._entry_sum.get(entry_id)
+        if total is None:
+            return None
+        units = self._entry_units.get(entry_id, ())
+        removed = [exclude[uid] for uid in units if uid in exclude] if exclude else []
+        if removed:
+            if len(units) - len(removed) < 2 or any(v is None for v in removed):
+                return None
+            total = total - sum(removed)
+        norm = float(np.linalg.norm(total))
+        centroid = (total / norm).astype(np.float32) if norm > 1e-9 else None
+        if not removed:
+            self._centroids[entry_id] = centroid
+        return centroid
+
+    def features(self, found: Candidates,
+                 exclude: Optional[Dict[int, Optional[np.ndarray]]] = None) -> Tuple[List[str], np.ndarray]:
+        """The ranker's candidate ids and feature matrix; `exclude` maps held-out units to their
+        vectors (see `held_out`)."""
+        if found.query is None:
+            return [], np.zeros((0, 0))
+        held = exclude or {}
+        return candidate_features(found.query, found.dense_units, found.lexical_units,
+                                  _UnitEntry(self._units), self._entry_units, self._bm25, self._trigrams,
+                                  lambda e: self._centroid(e, held), found.vector, tuple(held))
+
+    def unit_items(self) -> List[Tuple[int, str, str]]:
+        """(unit id, entry id, text) of every searchable text."""
+        return [(uid, entry_id, text) for uid, (entry_id, text) in sorted(self._units.items())]
+
+    def units_of(self, entry_id: str) -> List[int]:
+        return list(self._entry_units.get(entry_id, ()))
+
+    def unit_vectors(self, uids: Sequence[int]) -> Optional[np.ndarray]:
+        return self._index.vectors(list(uids))
+
+    def held_out(self, text: str, vector: np.ndarray, exclude: Sequence[int]) -> Tuple[List[str], np.ndarray]:
+        """Features for a query as if the units `exclude` were not in the KB (their vectors,
+        BM25 document frequencies and share of their entry's centroid included): the ranker's
+        pseudo-queries, without touching the index."""
+        vectors = self._index.vectors(list(exclude))
+        held: Dict[int, Optional[np.ndarray]] = {uid: (None if vectors is None else vectors[i].astype(np.float64))
+                                                 for i, uid in enumerate(exclude)}
+        with contextlib.ExitStack() as stack:
+            for index in self._lexical_indexes():
+                stack.enter_context(index.without(exclude))
+            return self.features(self.candidates(text, vector, exclude), held)
+
     def search(self, text: str, k: int = 5, vector: Optional[np.ndarray] = None,
                fusion: Optional[Fusion] = None) -> List[Hit]:
+        """The top k entries; the first carries the confidence and whether it clears the threshold.
+        Uses the tuned ranker unless a fusion is asked for."""
+        found = self.candidates(text, vector)
+        if fusion is None and self.ranker is not None:
+            return self._ranked(found, k, self.ranker)
         fusion = fusion or self.fusion
-        hits = rank(self.candidates(text, vector), fusion)
+        hits = rank(found, fusion)
         if not hits:
             return []
         conf = confidence(hits, fusion)
         top = Hit(hits[0].id, hits[0].score, hits[0].dense, hits[0].lexical, conf, conf >= fusion.threshold)
         return [top] + hits[1:k]
+
+    def _ranked(self, found: Candidates, k: int, ranker: Ranker) -> List[Hit]:
+        ids, X = self.features(found)
+        if not ids:
+            return []
+        scores = ranker.scores(X)
+        conf = ranker.confidence(scores, X)
+        exact = {self._units[uid][0] for uid, score in found.dense_units if score >= EXACT_COSINE}
+        if len(exact) == 1 and next(iter(exact)) in ids:  # one entry's own phrasing (see EXACT_COSINE)
+            i = ids.index(next(iter(exact)))
+            if scores[i] < scores.max():
+                scores = scores.copy()
+                scores[i] = scores.max() + 1e-6
+            conf = max(conf, EXACT_CONFIDENCE)
+        order = np.argsort(-scores, kind="stable")[:k]
+        hits = [Hit(ids[i], float(scores[i]), max(found.dense.get(ids[i], 0.0), 0.0), found.lexical.get(ids[i], 0.0))
+                for i in order]
+        hits[0] = Hit(hits[0].id, hits[0].score, hits[0].dense, hits[0].lexical, conf, conf >= ranker.threshold)
+        return hits
 
     # ---- persistence ---------------------------------------------------------------------
 
@@ -215,8 +354,9 @@ class KnowledgeBase:
         self._index.save(directory, self.encoder.name)  # meta.json last: its presence marks a complete index
 
     @classmethod
-    def load(cls, directory: Path, encoder: Encoder, fusion: Optional[Fusion] = None) -> "KnowledgeBase":
-        kb = cls(encoder, fusion)
+    def load(cls, directory: Path, encoder: Encoder, fusion: Optional[Fusion] = None,
+             ranker: object = _TUNED, trigrams: bool = False) -> "KnowledgeBase":
+        kb = cls(encoder, fusion, ranker=ranker, trigrams=trigrams)
         kb._index = VectorIndex.load(directory, encoder.name, encoder.dim)
         for line in (directory / "entries.jsonl").read_text(encoding="utf-8").splitlines():
             entry = Entry.from_json(json.loads(line))
@@ -224,13 +364,27 @@ class KnowledgeBase:
         units = [json.loads(line) for line in (directory / "units.jsonl").read_text(encoding="utf-8").splitlines()]
         for unit in units:
             kb._units[unit["id"]] = (unit["entry"], unit["text"])
-        kb._bm25.add_many((unit["id"], unit["text"]) for unit in units)
+            kb._entry_units.setdefault(unit["entry"], []).append(unit["id"])
+        multi = [(u["id"], u["entry"], u["text"]) for u in units if len(kb._entry_units[u["entry"]]) > 1]
+        kb._add_sums(multi, kb._index.vectors([uid for uid, _, _ in multi]))
+        for index in kb._lexical_indexes():
+            index.add_many((unit["id"], unit["text"]) for unit in units)
         kb._next_id = max(kb._units, default=-1) + 1
         return kb
 
     @classmethod
     def build(cls, entries: Iterable[Entry], encoder: Encoder, fusion: Optional[Fusion] = None,
-              index_kind: str = "flat") -> "KnowledgeBase":
-        kb = cls(encoder, fusion, index_kind)
+              index_kind: str = "flat", ranker: object = _TUNED, trigrams: bool = False) -> "KnowledgeBase":
+        kb = cls(encoder, fusion, index_kind, ranker, trigrams)
         kb.upsert(entries)
         return kb
+
+
+class _UnitEntry:
+    """unit id → entry id, read straight from the KB's unit table (no copy per query)."""
+
+    def __init__(self, units: Dict[int, Tuple[str, str]]) -> None:
+        self._units = units
+
+    def __getitem__(self, uid: int) -> str:
+        return self._units[uid][0]

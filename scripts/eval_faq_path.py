@@ -1,15 +1,21 @@
 """The KB as the assistant uses it: NLU first, then the KB with the threshold that path applies.
 
-  python scripts/eval_faq_path.py
+  python scripts/eval_faq_path.py                      # test split, CSKH_KB_FAQ_THRESHOLD
+  python scripts/eval_faq_path.py --split dev --faq-threshold 0.4 0.5 0.6 0.7   # tune on dev
 
-For every test-split question of retrieval/eval/questions_vi.jsonl: the trained Rasa model's intent
-decides the path: `faq` → KB answer if confidence ≥ CSKH_KB_FAQ_THRESHOLD; greet, out_of_scope,
-nlu_fallback, inform → KB answer only at the strict tuned threshold; any task intent → no KB answer
-(the question goes to a form). Prints precision, coverage and abstention of what customers get.
+For every question of one split of retrieval/eval/questions_vi.jsonl (test by default): the
+trained Rasa model's intent decides the path: `faq` → KB answer if confidence ≥ the FAQ threshold
+(CSKH_KB_FAQ_THRESHOLD unless --faq-threshold gives others); greet, out_of_scope, nlu_fallback,
+inform → KB answer only at the strict tuned threshold; any task intent → no KB answer (the question
+goes to a form). Prints precision, coverage and abstention of what customers get, overall and on
+the questions NLU sent down the FAQ path, one row per FAQ threshold. Choose the threshold on dev:
+the test split is for reporting.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import structlog  # noqa: E402
 from rasa.core.agent import Agent  # noqa: E402
 
 from cskh.assistant import served_model  # noqa: E402
@@ -30,41 +37,77 @@ KB_FIRST = {"greet", "out_of_scope", "nlu_fallback", "inform"}
 
 
 async def intents(texts):
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # no per-message debug
     agent = Agent.load(str(served_model(get_settings())))
     return [((await agent.parse_message(t))["intent"] or {}).get("name") for t in texts]
 
 
-def main() -> int:
-    settings = get_settings()
-    _, test = split(load_questions())
-    kb = KnowledgeBase.build(load_source(settings.kb_source_dir), Encoder(settings.embedding_model))
-    predicted = asyncio.run(intents([q.text for q in test]))
+def path_of(intent) -> str:
+    return "faq" if intent == "faq" else "kb-first" if intent in KB_FIRST else "task form"
+
+
+def measure(questions, tops, paths, faq_threshold: float):
+    """(precision, coverage, abstention) of what customers get, and the same on the FAQ path."""
     answered = right = covered = declined = 0
-    paths: Counter = Counter()
-    for q, intent in zip(test, predicted):
-        hit = kb.search(q.text, k=1)
-        top = hit[0] if hit else None
-        if intent == "faq":
-            gives = top is not None and top.confidence >= settings.kb_faq_threshold
-            paths["faq"] += 1
-        elif intent in KB_FIRST:
+    faq_answered = faq_right = faq_covered = faq_declined = 0
+    for q, top, path in zip(questions, tops, paths):
+        if path == "faq":
+            gives = top is not None and top.confidence >= faq_threshold
+        elif path == "kb-first":
             gives = top is not None and top.confident
-            paths["kb-first"] += 1
         else:
             gives = False
-            paths["task form"] += 1
-        if gives:
-            answered += 1
-            right += int(q.entry is not None and top.id == q.entry)
+        correct = int(gives and q.entry is not None and top.id == q.entry)
+        answered += int(gives)
+        right += correct
         if q.entry is not None:
             covered += int(gives)
         else:
             declined += int(not gives)
-    n_ans = sum(q.entry is not None for q in test)
-    n_un = len(test) - n_ans
-    print(f"paths taken: {dict(paths)}")
-    print("| answer precision | coverage (answerable) | abstention (unanswerable) |\n|---|---|---|")
-    print(f"| {right / max(answered, 1):.3f} | {covered / n_ans:.3f} | {declined / n_un:.3f} |")
+        if path == "faq":
+            faq_answered += int(gives)
+            faq_right += correct
+            if q.entry is not None:
+                faq_covered += int(gives)
+            else:
+                faq_declined += int(not gives)
+    n_ans = sum(q.entry is not None for q in questions)
+    n_un = len(questions) - n_ans
+    faq_ans = sum(q.entry is not None for q, p in zip(questions, paths) if p == "faq")
+    faq_un = sum(q.entry is None for q, p in zip(questions, paths) if p == "faq")
+    return ((right / max(answered, 1), covered / max(n_ans, 1), declined / max(n_un, 1)),
+            (faq_right / max(faq_answered, 1), faq_covered / max(faq_ans, 1), faq_declined / max(faq_un, 1),
+             faq_answered))
+
+
+def main(argv=None) -> int:
+    settings = get_settings()
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--split", choices=("test", "dev"), default="test")
+    args.add_argument("--fusion", action="store_true", help="the fusion baseline instead of the learned ranker")
+    args.add_argument("--faq-threshold", type=float, nargs="+",
+                      help=f"FAQ-path thresholds to compare (default CSKH_KB_FAQ_THRESHOLD: {settings.kb_faq_threshold})")
+    opts = args.parse_args(argv)
+    dev, test = split(load_questions())
+    questions = dev if opts.split == "dev" else test
+    kb = KnowledgeBase.build(load_source(settings.kb_source_dir), Encoder(settings.embedding_model),
+                             **({"ranker": None} if opts.fusion else {}))
+    paths = [path_of(i) for i in asyncio.run(intents([q.text for q in questions]))]
+    tops = []
+    for q in questions:
+        hit = kb.search(q.text, k=1)
+        tops.append(hit[0] if hit else None)
+    strict = kb.ranker.threshold if kb.ranker is not None else kb.fusion.threshold
+    n_faq = Counter(q.entry is None for q, p in zip(questions, paths) if p == "faq")
+    kind = "fusion" if kb.ranker is None else "learned ranker"
+    print(f"{opts.split} split, {kind}: {len(questions)} questions; paths taken: {dict(Counter(paths))}; "
+          f"FAQ path: {n_faq[False]} answerable, {n_faq[True]} unanswerable; strict threshold {strict:.3f}")
+    print("| FAQ threshold | answer precision | coverage (answerable) | abstention (unanswerable) "
+          "| FAQ path: precision | FAQ path: coverage | FAQ path: abstention | FAQ path: answers |")
+    print("|---|---|---|---|---|---|---|---|")
+    for threshold in opts.faq_threshold or [settings.kb_faq_threshold]:
+        (p, c, a), (fp, fc, fa, fn) = measure(questions, tops, paths, threshold)
+        print(f"| {threshold:.2f} | {p:.3f} | {c:.3f} | {a:.3f} | {fp:.3f} | {fc:.3f} | {fa:.3f} | {fn} |")
     return 0
 
 
