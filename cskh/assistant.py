@@ -19,6 +19,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
+from cskh import rasa_tuning
 from cskh.polling import Every
 from cskh.settings import Settings
 
@@ -29,6 +30,11 @@ class ModelMissing(RuntimeError):
     """No trained model in the model directory."""
 
 
+class ActionsUnavailable(RuntimeError):
+    """A custom action failed while answering (the action server stayed unreachable, or answered
+    with an error): the message was not answered properly."""
+
+
 def tracker_store(url: str) -> SQLTrackerStore:
     """Rasa's SQLTrackerStore from a URL: sqlite:///path or postgresql://user@host:port/db."""
     parsed = urlparse(url)
@@ -36,9 +42,13 @@ def tracker_store(url: str) -> SQLTrackerStore:
         path = Path(url.split(":///", 1)[1])
         path.parent.mkdir(parents=True, exist_ok=True)
         return SQLTrackerStore(dialect="sqlite", db=str(path))
-    return SQLTrackerStore(dialect=parsed.scheme.split("+")[0], host=parsed.hostname, port=parsed.port,
-                           db=unquote(parsed.path.lstrip("/")), username=_unquoted(parsed.username),
-                           password=_unquoted(parsed.password), query=dict(parse_qsl(parsed.query)) or None)
+    store = SQLTrackerStore(dialect=parsed.scheme.split("+")[0], host=parsed.hostname, port=parsed.port,
+                            db=unquote(parsed.path.lstrip("/")), username=_unquoted(parsed.username),
+                            password=_unquoted(parsed.password), query=dict(parse_qsl(parsed.query)) or None)
+    # Rasa creates its engine without pre-ping: after a database restart every pooled connection
+    # would fail one message each. Test each connection on checkout instead (as the app engine does).
+    store.engine.pool._pre_ping = True
+    return store
 
 
 def _unquoted(part: Optional[str]) -> Optional[str]:
@@ -140,6 +150,7 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings) -> "Assistant":
+        rasa_tuning.install()
         model_path = served_model(settings)
         agent = Agent.load(str(model_path), tracker_store=tracker_store(settings.tracker_store_url),
                            lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
@@ -168,16 +179,22 @@ class Assistant:
         output = CollectingOutputChannel()
         channel = (metadata or {}).get("channel", "rest")
         message = UserMessage(text, output, sender, input_channel=channel, metadata=metadata)
+        failed = rasa_tuning.watch_actions()
         await self.agent.handle_message(message)
+        if failed:  # Rasa logged and swallowed it; the customer must not be left without an answer
+            raise ActionsUnavailable(f"custom action(s) failed: {', '.join(failed)}")
         return [{k: v for k, v in m.items() if v is not None} for m in output.messages]
 
     async def trigger(self, sender: str, intent: str, entities: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
         """Run an intent the customer did not type (e.g. a hand-off the frustration detector asked for)."""
         output = CollectingOutputChannel()
         processor = self.agent.processor
+        failed = rasa_tuning.watch_actions()
         async with self.agent.lock_store.lock(sender):
             tracker = await processor.fetch_tracker_with_initial_session(sender, output)
             await processor.trigger_external_user_uttered(intent, entities or {}, tracker, output)
+        if failed:
+            raise ActionsUnavailable(f"custom action(s) failed: {', '.join(failed)}")
         return [{k: v for k, v in m.items() if v is not None} for m in output.messages]
 
     async def append(self, sender: str, events: List[Event]) -> None:

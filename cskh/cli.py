@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 from urllib.parse import urlparse
 
+from cskh.supervisor import Supervised
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,8 +47,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
-    """Start the rasa-sdk action server for `url` (unless one already answers there)."""
+def action_server(url: str, env: dict) -> Iterator[Optional[Supervised]]:
+    """Start the rasa-sdk action server for `url` (unless one already answers there), supervised:
+    restarted whenever it exits until the gateway stops."""
     parsed = urlparse(url)
     health = f"{parsed.scheme}://{parsed.netloc}/health"
     if _wait_http(health, 0.5):
@@ -54,17 +57,14 @@ def action_server(url: str, env: dict) -> Iterator[Optional[subprocess.Popen]]:
         yield None
         return
     command = [sys.executable, "-m", "cskh.action_server", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
-    process = subprocess.Popen(command, env=env)
+    supervised = Supervised(command, env)
+    process = supervised.start()
     try:
         if not _wait_http(health, 120, process):
             raise SystemExit(f"the action server did not start ({' '.join(command)})")
-        yield process
+        yield supervised
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        supervised.stop()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
