@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from cskh.assistant import Assistant, ModelWatcher
 from cskh import metrics
 from cskh.conversation import ConversationService
+from cskh.recovery import Recovery
 from cskh.settings import Settings, get_settings
 from connectors import rest
 from connectors import web
@@ -72,7 +73,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app_db = make_engine(settings.app_database_url)
         app.state.conversations = ConversationService(app.state.assistant, app_db,
                                                       frustration_trigger=settings.handoff_frustration,
-                                                      events=app.state.events)
+                                                      events=app.state.events,
+                                                      stale_after=settings.recovery_stale_seconds)
         app.state.accounts = Accounts(app_db, session_minutes=settings.session_minutes)
         app.state.handoffs = HandoffService(HandoffQueue(app_db), app.state.assistant, app.state.conversations.deliver,
                                             auto_assign=settings.handoff_auto_assign, hours=settings.agent_hours,
@@ -91,11 +93,17 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                 app.state.conversations.register_channel(name, channel.send)
         for channel in channels:
             await channel.start()
+        senders = {name: channel.send for name, channel in (("telegram", app.state.telegram), ("zalo", app.state.zalo))
+                   if channel is not None}
+        app.state.recovery = Recovery(app.state.conversations, senders, stale_after=settings.recovery_stale_seconds,
+                                      interval=settings.recovery_seconds)
         await app.state.events.start()  # after every subscriber above
         await app.state.kb_sync.start()
         app.state.model_watcher.start()
+        app.state.recovery.poll.start()
         log.info("cskh ready on %s", settings.public_url)
         yield
+        await app.state.recovery.poll.stop()
         await app.state.model_watcher.stop()
         await app.state.kb_sync.stop()
         for channel in channels:

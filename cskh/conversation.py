@@ -12,11 +12,12 @@ import functools
 import logging
 import time
 from collections import defaultdict, deque
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Deque, Dict, List, Optional
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable, Deque, Dict, List, Optional, Tuple
 
 from rasa.shared.core.events import BotUttered, UserUttered
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, and_, or_,
+                        select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +37,8 @@ inbound_messages = Table(
     Column("conversation_id", String(256), nullable=False, index=True),
     Column("text", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False, default="received"),  # received → answered | failed
+    Column("status", String(16), nullable=False, default="received"),
+    # received → answered | failed; failed (or long "received") → retrying → answered | abandoned
     UniqueConstraint("channel", "message_id", name="uq_channel_message"),
 )
 
@@ -55,11 +57,12 @@ class ConversationService:
     """Channels call handle(); hand-off, CSAT and the frustration trigger are decided here."""
 
     def __init__(self, assistant, engine: Engine, handoffs=None, frustration_trigger: bool = True,
-                 events: Optional[Events] = None) -> None:
+                 events: Optional[Events] = None, stale_after: float = 120.0) -> None:
         self.assistant = assistant  # cskh.assistant.Assistant
         self.engine = engine
         self.handoffs = handoffs    # handoff.service.HandoffService (None: no hand-off support)
         self.frustration_trigger = frustration_trigger
+        self.stale_after = stale_after  # seconds after which a message still "received" counts as lost
         metadata.create_all(engine)
         # In-process order per conversation; across replicas Rasa's lock store (Redis) serialises.
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -101,10 +104,30 @@ class ConversationService:
             with self.engine.begin() as conn:
                 row_id = int(conn.execute(inbound_messages.insert().values(**row)).inserted_primary_key[0])
         except IntegrityError as error:
+            again = self._reclaim(message)
+            if again is not None:
+                log.warning("message %s of %s was not answered before (%s): answering it now",
+                            message.message_id, message.conversation_id, again[1])
+                return again[0]
             metrics.MESSAGES_DUPLICATE.labels(metrics.channel_label(message.channel)).inc()
             raise Duplicate(f"{message.channel} message {message.message_id} already received") from error
         metrics.MESSAGES_RECEIVED.labels(metrics.channel_label(message.channel)).inc()
         return row_id
+
+    def _reclaim(self, message: InboundMessage) -> Optional[Tuple[int, str]]:
+        """A resend of a message id that was never answered (the engine failed on it, or the replica
+        that took it died long ago): claim it for processing again; None for a real duplicate."""
+        c = inbound_messages.c
+        same = and_(c.channel == message.channel, c.message_id == message.message_id)
+        stale = datetime.now(timezone.utc) - timedelta(seconds=self.stale_after)
+        with self.engine.begin() as conn:
+            found = conn.execute(select(c.id, c.status).where(same)).first()
+            if found is None:
+                return None
+            unanswered = or_(c.status == "failed", and_(c.status == "received", c.received_at < stale))
+            won = conn.execute(inbound_messages.update().where(and_(c.id == found.id, unanswered))
+                               .values(status="received", received_at=datetime.now(timezone.utc))).rowcount
+        return (int(found.id), found.status) if won == 1 else None
 
     def _mark(self, row_id: int, status: str) -> None:
         with self.engine.begin() as conn:

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     model_dir: Path = ROOT / "models"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     start_action_server: bool = True
+    # Webhook messages acknowledged but not answered (cskh/recovery.py): swept this often, and a
+    # message still "received" after this long counts as stuck (its replica is gone).
+    recovery_seconds: float = 15.0
+    recovery_stale_seconds: float = 120.0
 
     # Retraining (`cskh retrain`): where config.yml, domain.yml and bot/data live, the fixed
     # evaluation set, and the gate. The gateway polls the model registry for promotions/rollbacks.

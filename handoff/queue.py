@@ -36,7 +36,8 @@ handoffs = Table(
 )
 
 OPEN = ("queued", "assigned")
-REASONS = ("request_human", "nlu_fallback", "kb_no_answer", "frustration", "complain", "form_failures")
+REASONS = ("request_human", "nlu_fallback", "kb_no_answer", "frustration", "complain", "form_failures",
+           "system_error")  # system_error: the assistant could not answer a message even on a retry (cskh/recovery.py)
 
 
 def _now() -> datetime:

@@ -27,7 +27,8 @@
     complain: "Khiếu nại",
     nlu_fallback: "Bot không hiểu",
     kb_no_answer: "Không có câu trả lời",
-    form_failures: "Nhập sai nhiều lần"
+    form_failures: "Nhập sai nhiều lần",
+    system_error: "Lỗi hệ thống"
   };
   var CHANNELS = {
     web: { label: "Web", icon: "W" },

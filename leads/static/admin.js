@@ -17,7 +17,8 @@
     complain: "Khiếu nại",
     nlu_fallback: "Bot không hiểu",
     kb_no_answer: "Không có câu trả lời",
-    form_failures: "Nhập sai nhiều lần"
+    form_failures: "Nhập sai nhiều lần",
+    system_error: "Lỗi hệ thống"
   };
   var REVIEW_REASONS = {
     low_confidence: "Độ tin cậy thấp",
