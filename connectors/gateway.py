@@ -174,3 +174,14 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return {"status": "ok", "model": assistant.model_path.name, "kb_entries": len(request.app.state.kb.entries)}
 
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one `CSKH_WORKERS` worker: a fresh process (spawned by uvicorn), so it sets up
+    logging as `cskh run` did, then builds the app from the environment."""
+    from cskh.logging import configure as configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+    return create_app(settings)
+

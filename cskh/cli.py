@@ -85,6 +85,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RuntimeError as unsafe:  # placeholder or missing secrets: refuse, before loading anything
         log.error("%s", unsafe)
         return 2
+    if settings.worker_problems():
+        log.error("refusing to start: %s", "; ".join(settings.worker_problems()))
+        return 2
 
     import uvicorn
 
@@ -110,9 +113,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print(banner, flush=True)
         # h11 (not httptools) bounds request headers: over 64 KB is refused before the app reads it.
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="wsproto", http="h11",
-                    h11_max_incomplete_event_size=UVICORN_MAX_HEADER_BYTES, log_level=settings.log_level.lower(),
-                    log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG)
+        options = dict(host=settings.host, port=settings.port, ws="wsproto", http="h11",
+                       h11_max_incomplete_event_size=UVICORN_MAX_HEADER_BYTES, log_level=settings.log_level.lower(),
+                       log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG)
+        if settings.workers > 1:  # each worker process builds its own app (and Rasa engine) from the environment
+            os.environ.update(CSKH_PORT=str(settings.port), CSKH_HOST=settings.host)
+            uvicorn.run("connectors.gateway:worker_app", factory=True, workers=settings.workers, **options)
+        else:
+            uvicorn.run(create_app(settings), **options)
     return 0
 
 

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     env: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Gateway processes on this host (uvicorn workers, each with its own Rasa engine). Above 1 they
+    # are replicas sharing one port, so they need what replicas need: CSKH_LOCK_STORE_URL and
+    # CSKH_EVENTS_URL (Redis). See worker_problems().
+    workers: int = 1
 
     # Stores. SQLite files under var/ by default; PostgreSQL URLs work the same way.
     database_url: str = f"sqlite:///{ROOT / 'var' / 'shop.db'}"
@@ -162,6 +166,23 @@ class Settings(BaseSettings):
                             "(it is what checks X-ZEvent-Signature)")
         if self.metrics_token is not None and _placeholder(self.metrics_token):
             problems.append("CSKH_METRICS_TOKEN is a placeholder; set a real secret or leave it unset")
+        return problems
+
+    def worker_problems(self) -> List[str]:
+        """Why CSKH_WORKERS cannot be used as set (empty: fine)."""
+        if self.workers < 1:
+            return ["CSKH_WORKERS must be at least 1"]
+        if self.workers == 1:
+            return []
+        problems = []
+        if self.lock_store_url is None:
+            problems.append("CSKH_WORKERS > 1 needs CSKH_LOCK_STORE_URL (Redis): each worker is a replica, and "
+                            "an in-memory lock would let two workers answer one conversation at once")
+        if self.events_url is None:
+            problems.append("CSKH_WORKERS > 1 needs CSKH_EVENTS_URL (Redis): agent replies and notices must reach "
+                            "a widget whichever worker holds its socket")
+        if self.telegram_mode == "polling":
+            problems.append("CSKH_WORKERS > 1 cannot use CSKH_TELEGRAM_MODE=polling (every worker would poll)")
         return problems
 
     def check_production(self) -> None:
