@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import statistics
 import time
@@ -61,9 +62,16 @@ class Tally:
     errors: Dict[str, int] = field(default_factory=dict)
     crossed: int = 0
     sent: int = 0
+    # every message: (conversation, text, "answered" or the error kind), for the fault tests
+    outcomes: List[Tuple[str, str, str]] = field(default_factory=list)
 
-    def error(self, kind: str) -> None:
+    def error(self, kind: str, conversation: str = "", text: str = "") -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
+        self.outcomes.append((conversation, text, kind))
+
+    def answered(self, elapsed: float, conversation: str, text: str) -> None:
+        self.latencies.append(elapsed)
+        self.outcomes.append((conversation, text, "answered"))
 
 
 @dataclass(frozen=True)
@@ -82,26 +90,28 @@ def _texts(replies: Sequence[dict]) -> str:
 
 
 async def _rest_turn(client: httpx.AsyncClient, plan: Plan, sender: str, turn: Turn, tally: Tally) -> None:
+    """One message; `turn.expect` is only checked when every earlier message of the visit was
+    answered (the caller clears it otherwise: a failed order code leaves nothing to look up)."""
     started = time.perf_counter()
     try:
         response = await client.post(f"{plan.url}/webhooks/rest/webhook", json={"sender": sender, "message": turn.text})
     except httpx.TimeoutException:
-        tally.error("timeout")
+        tally.error("timeout", sender, turn.text)
         return
     except httpx.HTTPError as failure:
-        tally.error(type(failure).__name__)
+        tally.error(type(failure).__name__, sender, turn.text)
         return
     elapsed = time.perf_counter() - started
     if response.status_code != 200:
-        tally.error(f"http {response.status_code}")
+        tally.error(f"http {response.status_code}", sender, turn.text)
         return
     replies = response.json()
     if not replies:
-        tally.error("no reply")
+        tally.error("no reply", sender, turn.text)
         return
     if any(r.get("recipient_id") != sender for r in replies) or (turn.expect and turn.expect not in _texts(replies)):
         tally.crossed += 1
-    tally.latencies.append(elapsed)
+    tally.answered(elapsed, sender, turn.text)
 
 
 class _Socket:
@@ -126,14 +136,14 @@ class _Socket:
             try:
                 await self.open()
             except (OSError, asyncio.TimeoutError, websockets.WebSocketException):
-                tally.error("ws connect")
+                tally.error("ws connect", self.conversation, turn.text)
                 return
         assert self.socket is not None
         message_id = uuid.uuid4().hex[:16]
         started = time.perf_counter()
         replies: List[dict] = []
         try:
-            await self.socket.send(json.dumps({"text": turn.text, "id": message_id}))
+            await self.socket.send(json.dumps({"type": "message", "text": turn.text, "id": message_id}))
             while True:
                 frame = json.loads(await asyncio.wait_for(self.socket.recv(), self.plan.timeout))
                 kind = frame.get("type")
@@ -142,26 +152,26 @@ class _Socket:
                         tally.crossed += 1
                     replies.append(frame)
                 elif kind == "error":
-                    tally.error("ws error frame")
+                    tally.error("ws error frame", self.conversation, turn.text)
                     return
                 elif kind == "ack" and frame.get("id") == message_id:
                     break
         except asyncio.TimeoutError:
-            tally.error("timeout")
+            tally.error("timeout", self.conversation, turn.text)
             await self.close()
             self.socket = None
             return
         except websockets.WebSocketException:
-            tally.error("ws closed")
+            tally.error("ws closed", self.conversation, turn.text)
             self.socket = None
             return
         elapsed = time.perf_counter() - started
         if not replies:
-            tally.error("no reply")
+            tally.error("no reply", self.conversation, turn.text)
             return
         if turn.expect and turn.expect not in _texts(replies):
             tally.crossed += 1
-        tally.latencies.append(elapsed)
+        tally.answered(elapsed, self.conversation, turn.text)
 
 
 async def _conversation(plan: Plan, client: httpx.AsyncClient, rng: random.Random, deadline: float,
@@ -173,14 +183,22 @@ async def _conversation(plan: Plan, client: httpx.AsyncClient, rng: random.Rando
         sender = f"load-{uuid.uuid4().hex[:12]}"  # a new customer after each visit
         socket = _Socket(plan, sender) if plan.transport == "ws" else None
         try:
+            disrupted = False
             for turn in script(rng):
                 if time.perf_counter() >= deadline:
                     return
+                if disrupted:
+                    turn = Turn(turn.text)  # this visit lost a message: its order lookup proves nothing
                 tally.sent += 1
                 if socket is not None:
                     await socket.turn(turn, tally)
                 else:
                     await _rest_turn(client, plan, sender, turn, tally)
+                # no await since the turn recorded its outcome: the last one is this turn's
+                failed = tally.outcomes[-1][2] != "answered"
+                disrupted = disrupted or failed
+                if failed and not high:  # a client told "busy" waits before its next message
+                    await asyncio.sleep(1.0)
                 if high:
                     await asyncio.sleep(rng.uniform(low, high))
         finally:
@@ -195,9 +213,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def run(plan: Plan) -> dict:
-    """Drive the plan; return its figures (latencies in ms)."""
-    tally = Tally()
+async def run(plan: Plan, tally: Optional[Tally] = None) -> dict:
+    """Drive the plan; return its figures (latencies in ms). Pass a Tally to keep every outcome."""
+    tally = tally if tally is not None else Tally()
     limits = httpx.Limits(max_connections=plan.conversations + 5, max_keepalive_connections=plan.conversations + 5)
     async with httpx.AsyncClient(timeout=plan.timeout, limits=limits) as client:
         started = time.perf_counter()
@@ -254,6 +272,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 
 def main(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the table
     stats = asyncio.run(run(plan_from(args)))
     if args.json:
         print(json.dumps(stats, ensure_ascii=False))

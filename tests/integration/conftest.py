@@ -18,6 +18,7 @@ ADMIN_TOKEN = "test-admin-token"
 PASSWORD = "mat-khau-thu-nghiem"
 USERS = [("lan", "agent", "Lan"), ("minh", "agent", "Minh"), ("thu", "lead", "Thu")]
 SERVICE_ENV: Dict[str, Dict[str, str]] = {}  # service URL → its environment (CLI tests run with the same)
+SERVICE_PROCESS: Dict[str, subprocess.Popen] = {}  # service URL → its `cskh run` (fault tests kill it)
 
 
 def free_port() -> int:
@@ -66,6 +67,7 @@ def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None, prepar
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     SERVICE_ENV[url] = env
+    SERVICE_PROCESS[url] = process
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ from tests.integration.test_web import frames_until_ack, ws_url
 from tests.services import REDIS_URL, fresh_database, require_postgres, require_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.redis]
+LOCK_LIFETIME = 15  # Rasa's TICKET_LOCK_LIFETIME for these replicas (Rasa's default: 60 s), as the README advises
 
 
 @dataclass
@@ -60,7 +61,8 @@ def replicas(tmp_path_factory) -> Replicas:
         shared = {"CSKH_DATABASE_URL": database, "CSKH_APP_DATABASE_URL": database,
                   "CSKH_TRACKER_STORE_URL": database, "CSKH_LOCK_STORE_URL": REDIS_URL,
                   "CSKH_EVENTS_URL": REDIS_URL, "CSKH_REDIS_PREFIX": prefix,
-                  "CSKH_MODEL_DIR": str(served_model(work / "models")), "CSKH_KB_POLL_SECONDS": "5"}
+                  "CSKH_MODEL_DIR": str(served_model(work / "models")), "CSKH_KB_POLL_SECONDS": "5",
+                  "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME)}
         (work / "a").mkdir()
         (work / "b").mkdir()
         try:
@@ -239,3 +241,73 @@ def test_a_kb_entry_added_on_one_replica_is_answered_on_the_other(replicas):
     assert httpx.delete(f"{replicas.a}/admin/kb/entries/{GIFT['id']}", headers=AUTH).status_code == 204
     _until(lambda: _top_hit(replicas.b, "shop có gói quà tặng không") != GIFT["id"], timeout=10)
     assert httpx.get(f"{replicas.b}/admin/kb/entries/{GIFT['id']}", headers=AUTH).status_code == 404
+
+
+# ---- a replica dies mid-load (the last test: replica a stays dead) ----------------------------
+
+SCRIPT = ["xin chào shop", "kiểm tra đơn hàng giúp mình", "DH1002", "0912345678", "phí ship bao nhiêu vậy"]
+
+
+def kill_replica(url: str) -> None:
+    """SIGKILL the replica's `cskh run` and its action server: a crashed machine, no clean-up."""
+    import psutil
+
+    from tests.integration.conftest import SERVICE_PROCESS
+
+    root = psutil.Process(SERVICE_PROCESS[url].pid)
+    for process in [*root.children(recursive=True), root]:
+        process.kill()
+
+
+async def _customer(replicas: Replicas, sender: str, until: float, log: List[tuple]) -> None:
+    """Sends to replica a, and on a connection failure sends the same message to b (what a load
+    balancer does when a backend goes away). A message counts as acknowledged once answered."""
+    async with httpx.AsyncClient(timeout=120) as client:
+        while time.monotonic() < until:
+            for message in SCRIPT:
+                failures = []
+                for url in (replicas.a, replicas.b):
+                    started = time.monotonic()
+                    try:
+                        response = await client.post(f"{url}/webhooks/rest/webhook",
+                                                     json={"sender": sender, "message": message})
+                    except httpx.TransportError as error:
+                        failures.append(f"{url}: {type(error).__name__} after {time.monotonic() - started:.1f} s")
+                        continue  # the replica is gone: the balancer retries on the other one
+                    log.append((sender, message, response.status_code, url, response.json(),
+                                time.monotonic() - started))
+                    break
+                else:
+                    log.append((sender, message, "unreachable", "", failures, 0.0))
+
+
+def test_killing_a_replica_mid_load_loses_no_acknowledged_message(replicas):
+    log: List[tuple] = []
+    senders = ["kill-" + secrets.token_hex(4) for _ in range(4)]
+
+    async def scenario():
+        until = time.monotonic() + 30
+        customers = [asyncio.ensure_future(_customer(replicas, s, until, log)) for s in senders]
+        await asyncio.sleep(8)
+        await asyncio.get_running_loop().run_in_executor(None, kill_replica, replicas.a)
+        await asyncio.gather(*customers)
+
+    asyncio.run(scenario())
+    statuses = {entry[2] for entry in log}
+    assert statuses == {200}, [e for e in log if e[2] != 200][:5]
+    on_b = [e for e in log if e[3] == replicas.b]
+    assert on_b, "nothing moved to replica b"
+    for sender in senders:  # every acknowledged message is in the shared tracker, answered
+        stored = [user for user, _ in turns(tracker_events(replicas.database, sender))]
+        acknowledged = [e[1] for e in log if e[0] == sender]
+        assert all(message in stored for message in acknowledged), (sender, acknowledged, stored)
+    # conversations carried on on b: the order verified on a is remembered there (asking again
+    # shows it at once), and fresh lookups there find it
+    for sender in senders:
+        mine = [e for e in on_b if e[0] == sender and e[1] in ("kiểm tra đơn hàng giúp mình", "0912345678")]
+        assert any("DH1002" in json.dumps(e[4], ensure_ascii=False) for e in mine), (sender, mine)
+    waited = max(e[5] for e in on_b)
+    print(f"\n[fault] replica killed mid-load: {len(log)} messages answered, {len(on_b)} by the survivor, "
+          f"{sum(1 for e in log if e[3] == replicas.a)} by the killed one before it died; longest answer on the "
+          f"survivor {waited:.1f} s (a conversation whose lock the dead replica held waits for the lock's lifetime, "
+          f"TICKET_LOCK_LIFETIME={LOCK_LIFETIME} s)")
