@@ -92,9 +92,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cskh.assistant import ModelMissing, served_model
-    from cskh.setup import ensure_database, train
+    from cskh.setup import create_tables, ensure_database, train
 
     ensure_database(settings)
+    if settings.workers > 1:
+        create_tables(settings)  # once, before the workers race to create them
     try:
         served_model(settings)
     except ModelMissing:

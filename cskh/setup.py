@@ -31,6 +31,28 @@ def ensure_database(settings: Settings, reseed: bool = False) -> None:
         engine.dispose()
 
 
+def create_tables(settings: Settings) -> None:
+    """Every table a gateway opens, created by this one process. `cskh run` calls it before it
+    starts several workers: each would otherwise CREATE TABLE at the same moment, and on a fresh
+    PostgreSQL database all but one fail (a duplicate pg_type row), taking the service down."""
+    from connectors import telegram, zalo
+    from cskh import conversation
+    from cskh.assistant import tracker_store
+    from handoff import accounts, queue
+    from leads import proposals, retrain, review
+    from leads.models import registry_engine
+    from retrieval import overrides
+
+    engine = make_engine(settings.app_database_url)
+    try:
+        for module in (conversation, telegram, zalo, accounts, queue, review, proposals, retrain, overrides):
+            module.metadata.create_all(engine)
+        registry_engine(engine)  # the model registry's tables and their added columns
+    finally:
+        engine.dispose()
+    tracker_store(settings.tracker_store_url).engine.dispose()  # Rasa creates its events table
+
+
 def build_kb(source: Path, out: Path, model: str, index_kind: str = "flat") -> KnowledgeBase:
     kb = KnowledgeBase.build(load_source(source), Encoder(model), index_kind=index_kind)
     kb.save(out)
