@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -26,15 +29,25 @@ from cskh.cli import free_port
 from cskh.load import HEADER, Plan, row, run
 
 ROOT = Path(__file__).resolve().parent.parent
+REDIS = os.environ.get("CSKH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES = os.environ.get("CSKH_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
-def start(work: Path) -> tuple:
+def start(work: Path, workers: int, database: str = "") -> tuple:
+    """The service on free ports, its databases under `work` (or all in `database`, a PostgreSQL
+    URL); with several workers, Rasa's lock store and the live events in the local Redis."""
     port = free_port()
-    env = dict(os.environ, CSKH_PORT=str(port), CSKH_DATABASE_URL=f"sqlite:///{work / 'shop.db'}",
-               CSKH_TRACKER_STORE_URL=os.environ.get("CSKH_TRACKER_STORE_URL", f"sqlite:///{work / 'tracker.db'}"),
+    env = dict(os.environ, CSKH_PORT=str(port), CSKH_WORKERS=str(workers),
+               CSKH_DATABASE_URL=database or f"sqlite:///{work / 'shop.db'}",
+               CSKH_TRACKER_STORE_URL=database or f"sqlite:///{work / 'tracker.db'}",
+               CSKH_APP_DATABASE_URL=database or f"sqlite:///{work / 'app.db'}",
                CSKH_ACTION_SERVER_URL=f"http://127.0.0.1:{free_port()}/webhook",
                # every scripted customer sends from 127.0.0.1 as fast as replies come: no rate limits
                CSKH_RATE_PER_SENDER="0", CSKH_RATE_PER_IP="0")
+    if workers > 1:
+        env.setdefault("CSKH_LOCK_STORE_URL", REDIS)
+        env.setdefault("CSKH_EVENTS_URL", REDIS)
+        env["CSKH_REDIS_PREFIX"] = "load" + secrets.token_hex(4)
     subprocess.run([sys.executable, "-m", "cskh.cli", "db", "seed"], env=env, check=True, stdout=subprocess.DEVNULL)
     server = subprocess.Popen([sys.executable, "-m", "cskh.cli", "run"], env=env,
                               stdout=open(work / "service.log", "w"), stderr=subprocess.STDOUT)
@@ -48,7 +61,28 @@ def start(work: Path) -> tuple:
         if server.poll() is not None:
             raise SystemExit(f"the service exited; see {work / 'service.log'}")
         time.sleep(1)
+    time.sleep(5 * (workers > 1))  # /ready answered by one worker: give the others their model load
     return server, url
+
+
+@contextmanager
+def postgres_database(enabled: bool) -> Iterator[str]:
+    """A fresh PostgreSQL database for the run (dropped afterwards), or "" for SQLite files."""
+    if not enabled:
+        yield ""
+        return
+    from sqlalchemy import create_engine, text
+
+    name = "cskh_load_" + secrets.token_hex(4)
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> int:
@@ -62,32 +96,42 @@ def main() -> int:
     parser.add_argument("--transports", default="rest,ws")
     parser.add_argument("--modes", default="saturation,paced")
     parser.add_argument("--url", help="an already running service (its rate limits must be off)")
+    parser.add_argument("--workers", type=int, default=1, help="CSKH_WORKERS of the service started")
+    parser.add_argument("--postgres", action="store_true",
+                        help="tracker store, app and shop databases in a fresh PostgreSQL database")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.saturation_seconds, args.paced_seconds = 1, 20, 60
     work = Path(tempfile.mkdtemp(prefix="cskh-load-"))
-    server, url = (None, args.url.rstrip("/")) if args.url else start(work)
-    try:
-        asyncio.run(run(Plan(url, "rest", 2, duration=5)))  # warm-up: first KB query, first action calls
-        print(f"CPU: {os.cpu_count()} cores; saturation: median of {args.repeats} run(s) by msg/s; "
-              f"service log: {work / 'service.log'}")
-        print(HEADER, flush=True)
-        for transport in args.transports.split(","):
-            if "saturation" in args.modes:
-                runs = [asyncio.run(run(Plan(url, transport, args.saturation_conversations, args.saturation_seconds)))
-                        for _ in range(args.repeats)]
-                runs.sort(key=lambda s: s["msg_per_s"])
-                print(row(runs[len(runs) // 2]), flush=True)
-        for transport in args.transports.split(","):
-            if "paced" in args.modes:
-                stats = asyncio.run(run(Plan(url, transport, args.paced_conversations, args.paced_seconds,
-                                             think=(5.0, 8.0))))
-                print(row(stats), flush=True)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+    with postgres_database(args.postgres and not args.url) as database:
+        server, url = (None, args.url.rstrip("/")) if args.url else start(work, args.workers, database)
+        try:
+            measure(url, args, work)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=60)
     return 0
+
+
+def measure(url: str, args: argparse.Namespace, work: Path) -> None:
+    asyncio.run(run(Plan(url, "rest", 2, duration=5)))  # warm-up: first KB query, first action calls
+    stores = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"CPU: {os.cpu_count()} cores; workers: {args.workers}; stores: {stores}; saturation: median of "
+          f"{args.repeats} run(s) by msg/s; service log: {work / 'service.log'}")
+    print(HEADER, flush=True)
+    transports = args.transports.split(",")
+    if "saturation" in args.modes:
+        for transport in transports:
+            runs = [asyncio.run(run(Plan(url, transport, args.saturation_conversations, args.saturation_seconds)))
+                    for _ in range(args.repeats)]
+            runs.sort(key=lambda s: s["msg_per_s"])
+            print(row(runs[len(runs) // 2]), flush=True)
+    if "paced" in args.modes:
+        for transport in transports:
+            stats = asyncio.run(run(Plan(url, transport, args.paced_conversations, args.paced_seconds,
+                                         think=(5.0, 8.0))))
+            print(row(stats), flush=True)
 
 
 if __name__ == "__main__":
