@@ -190,6 +190,7 @@ def test_containment_and_handoffs_by_reason(world, no_models):
         {"reason": "frustration", "count": 0, "rate": 0.0},
         {"reason": "complain", "count": 0, "rate": 0.0},
         {"reason": "form_failures", "count": 0, "rate": 0.0},
+        {"reason": "system_error", "count": 0, "rate": 0.0},
     ]
 
 
@@ -264,7 +265,7 @@ def test_empty_databases_give_zeros(tmp_path, no_models):
                          (f"sqlite:///{tmp_path / 'none.db'}", None)):
         figures = analytics(tracker, app, days=7, now=NOW)
         assert figures["containment"] == {"conversations": 0, "contained": 0, "rate": 0.0}
-        assert [r["count"] for r in figures["handoffs_by_reason"]] == [0] * 6
+        assert [r["count"] for r in figures["handoffs_by_reason"]] == [0] * 7
         assert figures["kb"] == {"questions": 0, "answered": 0, "abstained": 0, "answer_rate": 0.0,
                                  "abstention_rate": 0.0}
         assert figures["csat_by_day"] == [] and figures["top_unanswered"] == []
