@@ -3,8 +3,8 @@
 Webhook channels (Telegram, Zalo) record a message and say 200 before answering it. If the
 replica then dies, or the engine fails on it, the platform will not send it again: without this
 sweep the customer would wait forever. Every `interval` seconds each replica claims such rows
-(status `failed`, or still `received` after `stale_after` seconds, so the replica that took it is
-gone) with a conditional UPDATE, so one replica retries each row once:
+(status `failed` for `retry_after` seconds, or still `received` after `stale_after` seconds, so the
+replica that took it is gone) with a conditional UPDATE, so one replica retries each row once:
 - answered on the retry: the customer gets the (late) answer;
 - failing again: the row becomes `abandoned`, the conversation is queued for a person (reason
   `system_error`, Rasa's tracker paused so the bot stays quiet) and the customer is told so.
@@ -34,19 +34,23 @@ Send = Callable[[str, OutboundMessage], Awaitable[object]]
 
 class Recovery:
     def __init__(self, conversations: ConversationService, senders: Dict[str, Send], stale_after: float = 120.0,
-                 interval: float = 15.0, batch: int = 20) -> None:
+                 interval: float = 15.0, batch: int = 20, retry_after: float = 5.0) -> None:
         self.conversations, self.senders = conversations, senders
         self.stale_after, self.batch = stale_after, batch
+        self.retry_after = retry_after  # a failed message waits this long (the outage may pass; the
+        # channel's own "busy" apology goes out first)
         self.poll = Every(interval, self.sweep, "recovery")
 
     def _claim(self) -> List[dict]:
         """Rows of the swept channels that need answering, each claimed by this replica alone."""
         if not self.senders:
             return []
-        stale = datetime.now(timezone.utc) - timedelta(seconds=self.stale_after)
+        now = datetime.now(timezone.utc)
+        stale, settled = now - timedelta(seconds=self.stale_after), now - timedelta(seconds=self.retry_after)
         c = inbound_messages.c
         stuck = and_(c.channel.in_(list(self.senders)),
-                     or_(c.status == "failed", and_(c.status == "received", c.received_at < stale)))
+                     or_(and_(c.status == "failed", c.received_at < settled),
+                         and_(c.status == "received", c.received_at < stale)))
         claimed = []
         with self.conversations.engine.begin() as conn:
             candidates = [dict(r._mapping) for r in conn.execute(select(inbound_messages).where(stuck)

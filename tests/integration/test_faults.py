@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from cskh.load import Plan, Tally, run
-from tests.integration.conftest import SERVICE_ENV, start_service
+from tests.integration.conftest import SERVICE_ENV, TELEGRAM_SECRET, TELEGRAM_TOKEN, start_service
 from tests.integration.test_scale_out import served_model
 from tests.proxy import Proxy
 from tests.services import REDIS_URL, fresh_database, require_postgres, require_redis
@@ -44,7 +44,7 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def service(tmp_path_factory, fake_telegram):
     require_postgres()
     require_redis()
     import redis as redis_client
@@ -62,7 +62,10 @@ def service(tmp_path_factory):
             env = {"CSKH_DATABASE_URL": through, "CSKH_APP_DATABASE_URL": through, "CSKH_TRACKER_STORE_URL": through,
                    "CSKH_LOCK_STORE_URL": redis_through, "CSKH_EVENTS_URL": redis_through, "CSKH_REDIS_PREFIX": prefix,
                    "CSKH_MODEL_DIR": str(served_model(work / "models")),
-                   "CSKH_WORKERS": "2"}  # the deployment `make load` measures: two gateway workers
+                   "CSKH_WORKERS": "2",  # the deployment `make load` measures: two gateway workers
+                   # Telegram on (its Bot API played by the fake): webhook messages are swept every second
+                   "CSKH_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "CSKH_TELEGRAM_SECRET": TELEGRAM_SECRET,
+                   "CSKH_TELEGRAM_API_URL": fake_telegram.url, "CSKH_RECOVERY_SECONDS": "1"}
             (work / "svc").mkdir()
             try:
                 with start_service(work / "svc", env) as url:
@@ -181,3 +184,33 @@ def test_postgres_restart_mid_load(service):
     assert [kind for _, _, kind in tally.outcomes[-12:]] == ["answered"] * 12  # recovered before the end
     assert order_lookup_works(service)  # recovered by itself: pools re-connect (pre-ping)
     assert httpx.get(f"{service.url}/ready", timeout=30).status_code == 200
+
+
+def test_a_telegram_message_that_cannot_be_answered_goes_to_a_person(service, fake_telegram):
+    """Redis is down: the webhook still says 200 (the message is recorded), the customer is told the
+    system is busy; the sweep retries it, fails again, queues the conversation for a person and
+    says so. Nothing is silently dropped."""
+    from connectors.background import BUSY
+    from cskh.recovery import SORRY
+    from tests.integration.test_telegram import chat_id, text_update
+
+    chat = chat_id()
+    service.redis.cut()
+    try:
+        webhook = httpx.post(f"{service.url}/webhooks/telegram", json=text_update(chat, "phí ship bao nhiêu vậy"),
+                             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)
+        assert webhook.status_code == 200
+        texts = [m["text"] for m in fake_telegram.wait_sent(chat, count=2, timeout=60)]
+    finally:
+        service.redis.open()
+    assert texts[:2] == [BUSY, SORRY], texts  # the sweep retries a failed message 5 s after it came
+    engine = create_engine(service.database)
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(text("SELECT status FROM inbound_messages WHERE conversation_id = :c"),
+                                  {"c": f"telegram:{chat}"}).scalar_one()
+            reason = conn.execute(text("SELECT reason FROM handoffs WHERE conversation_id = :c"),
+                                  {"c": f"telegram:{chat}"}).scalar_one()
+    finally:
+        engine.dispose()
+    assert (status, reason) == ("abandoned", "system_error")

@@ -61,7 +61,7 @@ def age(engine, row_id, seconds):
 def sweep(service, sent):
     async def send(conversation, message):
         sent.append((conversation, message.text))
-    return asyncio.run(Recovery(service, {"telegram": send}, stale_after=60).sweep())
+    return asyncio.run(Recovery(service, {"telegram": send}, stale_after=60, retry_after=0).sweep())
 
 
 def test_a_failed_webhook_message_is_answered_on_the_retry(engine):
@@ -113,7 +113,8 @@ def test_two_replicas_sweeping_together_answer_each_message_once(engine):
         sent.append(conversation)
 
     async def both():
-        a, b = Recovery(service, {"telegram": send}), Recovery(service, {"telegram": send})
+        a, b = (Recovery(service, {"telegram": send}, retry_after=0), Recovery(service, {"telegram": send},
+                                                                                  retry_after=0))
         return await asyncio.gather(a.sweep(), b.sweep())
 
     assert sum(asyncio.run(both())) == 6 and sorted(sent) == sorted(f"telegram:{i}" for i in range(10, 16))
@@ -130,3 +131,16 @@ def test_a_resend_of_a_failed_message_id_is_processed_again(engine):
     service._mark(row, "answered")
     with pytest.raises(Duplicate):
         service.record(message)
+
+
+def test_a_failed_message_waits_before_its_retry(engine):
+    service = Service(engine)
+    row = service.record(InboundMessage("telegram", "42", "phí ship bao nhiêu", "u-9"))
+    service._mark(row, "failed")
+
+    async def send(conversation, message):
+        pass
+
+    assert asyncio.run(Recovery(service, {"telegram": send}, retry_after=30).sweep()) == 0  # too fresh
+    age(engine, row, 60)
+    assert asyncio.run(Recovery(service, {"telegram": send}, retry_after=30).sweep()) == 1
