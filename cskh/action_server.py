@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 
+def die_with_parent() -> None:
+    """When `cskh run` started this server (CSKH_PARENT_PID), end with it: uvicorn re-raises the
+    SIGTERM it handled once it has shut down, so `cskh run` dies without reaching its clean-up, and
+    a killed gateway has none. Linux asks the kernel to send SIGTERM when the parent goes."""
+    parent = os.environ.get("CSKH_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the parent was already gone before the request took effect
+        sys.exit(0)
+
+
 def main() -> None:
+    die_with_parent()
     from cskh.logging import configure
     from cskh.settings import get_settings
 

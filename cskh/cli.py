@@ -57,7 +57,7 @@ def action_server(url: str, env: dict) -> Iterator[Optional[Supervised]]:
         yield None
         return
     command = [sys.executable, "-m", "cskh.action_server", "--actions", "bot.actions", "--port", str(parsed.port or 5055)]
-    supervised = Supervised(command, env)
+    supervised = Supervised(command, dict(env, CSKH_PARENT_PID=str(os.getpid())))  # it ends when we do
     process = supervised.start()
     try:
         if not _wait_http(health, 120, process):
