@@ -3,16 +3,13 @@ per conversation (Rasa's lock store), storing every turn in the SQL tracker stor
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import SQLTrackerStore
@@ -20,6 +17,7 @@ from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
 from cskh import rasa_tuning
+from cskh.locks import lock_store
 from cskh.polling import Every
 from cskh.settings import Settings
 
@@ -53,84 +51,6 @@ def tracker_store(url: str) -> SQLTrackerStore:
 
 def _unquoted(part: Optional[str]) -> Optional[str]:
     return unquote(part) if part else None
-
-
-_DELETE = object()  # what a lock change returns to remove the conversation's lock
-
-
-class AtomicRedisLockStore(RedisLockStore):
-    """Rasa's RedisLockStore (the same ticket-lock algorithm and keys), with every read-modify-write
-    of a conversation's lock done as one optimistic Redis transaction (WATCH … MULTI/EXEC).
-
-    Rasa's own issue_ticket and cleanup GET the lock, change it and SET it back as separate
-    commands. That is atomic within one process's event loop, not between replicas: two messages of
-    one conversation arriving at two replicas at the same moment can be issued the same ticket and
-    be processed together, and a cleanup can delete the lock under a ticket issued in between (the
-    waiting message then fails with LockError). A transaction that lost a race is simply retried."""
-
-    def _change(self, conversation_id: str, change: Callable[[Optional[TicketLock]], Tuple[Any, Any]]) -> Any:
-        key = self.key_prefix + conversation_id
-
-        def attempt(pipe) -> Any:
-            raw = pipe.get(key)
-            result, new = change(TicketLock.from_dict(json.loads(raw)) if raw else None)
-            if new is None:  # nothing to write
-                return result
-            pipe.multi()
-            if new is _DELETE:
-                pipe.delete(key)
-            else:
-                pipe.set(key, new.dumps())
-            return result
-
-        return self.red.transaction(attempt, key, value_from_callable=True)
-
-    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        def change(lock: Optional[TicketLock]):
-            lock = lock or self.create_lock(conversation_id)
-            return lock.issue_ticket(lock_lifetime), lock
-        try:
-            return self._change(conversation_id, change)
-        except Exception as error:
-            raise LockError(f"Error while acquiring lock. Error:\n{error}")
-
-    def update_lock(self, conversation_id: str) -> None:
-        def change(lock: Optional[TicketLock]):
-            if lock is None:
-                return None, None
-            lock.remove_expired_tickets()
-            return None, lock
-        self._change(conversation_id, change)
-
-    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        def change(lock: Optional[TicketLock]):
-            if lock is None:
-                return None, None
-            lock.remove_ticket_for(ticket_number)
-            return None, lock
-        self._change(conversation_id, change)
-
-    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        """Remove the ticket, and the lock when nobody else holds a ticket, in one transaction."""
-        def change(lock: Optional[TicketLock]):
-            if lock is None:
-                return None, None
-            lock.remove_ticket_for(ticket_number)
-            return None, (lock if lock.is_someone_waiting() else _DELETE)
-        self._change(conversation_id, change)
-
-
-def lock_store(url: Optional[str], prefix: str = "cskh") -> LockStore:
-    """Rasa's lock store: in-memory for one process; with redis://[user:password@]host:port/db,
-    the Redis one, shared by every replica, so one conversation's messages are processed one at a
-    time wherever they arrive."""
-    if not url:
-        return InMemoryLockStore()
-    parsed = urlparse(url)
-    return AtomicRedisLockStore(host=parsed.hostname or "localhost", port=parsed.port or 6379,
-                                db=int(parsed.path.lstrip("/") or 0), username=_unquoted(parsed.username),
-                                password=_unquoted(parsed.password), use_ssl=parsed.scheme == "rediss",
-                                key_prefix=prefix)
 
 
 def served_model(settings: Settings) -> Path:

@@ -293,14 +293,10 @@ def test_killing_a_replica_mid_load_loses_no_acknowledged_message(replicas):
         await asyncio.gather(*customers)
 
     asyncio.run(scenario())
-    statuses = {entry[2] for entry in log}
-    assert statuses <= {200, "unreachable"}, [e for e in log if e[2] != 200][:5]  # never a 5xx
-    # Known issue (README, Faults): in one CI run of several, the conversation whose message was in
-    # flight on the killed replica stayed blocked on the survivor past the client's 120 s, although
-    # its ticket should expire after TICKET_LOCK_LIFETIME. The others must carry on unharmed.
-    stuck = {e[0] for e in log if e[2] == "unreachable"}
-    assert len(stuck) <= 1, [e for e in log if e[2] != 200][:5]
-    senders = [s for s in senders if s not in stuck]
+    # Never a 5xx, and every conversation is answered: the one whose message was in flight on the killed replica waits
+    # for that replica's ticket to expire, then goes on (cskh/locks.py: with Rasa's own lock store it
+    # could wait forever, which is how this test once failed in CI).
+    assert all(e[2] == 200 for e in log), [e for e in log if e[2] != 200][:5]
     on_b = [e for e in log if e[3] == replicas.b]
     assert on_b, "nothing moved to replica b"
     for sender in senders:  # every acknowledged message is in the shared tracker, answered
@@ -313,8 +309,6 @@ def test_killing_a_replica_mid_load_loses_no_acknowledged_message(replicas):
         mine = [e for e in on_b if e[0] == sender and e[1] in ("kiểm tra đơn hàng giúp mình", "0912345678")]
         assert any("DH1002" in json.dumps(e[4], ensure_ascii=False) for e in mine), (sender, mine)
     waited = max(e[5] for e in on_b)
-    if stuck:
-        print(f"\n[fault] KNOWN ISSUE: {sorted(stuck)} blocked on the survivor for more than 120 s")
     print(f"\n[fault] replica killed mid-load: {len(log)} messages answered, {len(on_b)} by the survivor, "
           f"{sum(1 for e in log if e[3] == replicas.a)} by the killed one before it died; longest answer on the "
           f"survivor {waited:.1f} s (a conversation whose lock the dead replica held waits for the lock's lifetime, "

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from cskh.assistant import AtomicRedisLockStore, lock_store
+from cskh.locks import AtomicRedisLockStore, lock_store
 from cskh.events import Events, RedisEvents, make_events
 
 URL = os.environ.get("CSKH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -95,6 +95,27 @@ def test_one_conversation_is_processed_one_message_at_a_time_across_replicas(pre
     assert len(spans) == 9
     assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), "two messages overlapped"
     assert lock_store(URL, prefix).get_lock(conversation) is None  # cleaned up
+
+
+def test_a_waiter_on_the_survivor_is_served_after_a_dead_replicas_ticket_expires(prefix):
+    """The dead replica's ticket and the waiter's were issued 20 ms apart and the waiter looks every
+    0.5 s: with Rasa's store both had expired at its next look, and it waited forever."""
+    dead, survivor = lock_store(URL, prefix), lock_store(URL, prefix)
+    conversation = "dead-" + secrets.token_hex(4)
+
+    async def wait_behind_the_dead():
+        dead.issue_ticket(conversation, 0.6)  # then the replica died: it never cleans up
+        await asyncio.sleep(0.02)
+        start = time.monotonic()
+        async with survivor.lock(conversation, lock_lifetime=0.6, wait_time_in_seconds=0.5):
+            return time.monotonic() - start
+
+    try:
+        waited = asyncio.run(asyncio.wait_for(wait_behind_the_dead(), 5))
+        assert 0.5 < waited < 5
+        assert survivor.get_lock(conversation) is None
+    finally:
+        survivor.red.delete(survivor.key_prefix + conversation)
 
 
 async def _until(condition, timeout=5.0):

@@ -1,0 +1,157 @@
+"""Rasa's ticket locks (one message at a time per conversation), with two faults of Rasa 3.6's
+lock stores fixed.
+
+1. Rasa's RedisLockStore reads a lock, changes it and writes it back as separate commands. That is
+   atomic within one process's event loop, not between replicas: two messages of one conversation
+   arriving at two replicas at once can be issued the same ticket and be processed together, and a
+   cleanup can delete the lock under a ticket issued in between. Here every change of a lock is one
+   optimistic Redis transaction (WATCH … MULTI/EXEC); one that lost a race is retried.
+2. A waiting message's ticket expires like the holder's, `lifetime` after it was issued. When the
+   ticket ahead of it belonged to a replica that died, both expire within moments of each other; a
+   waiter that looks only after both have gone finds a lock with no tickets, which Rasa reads as
+   "locked by someone else" forever (its own polling even keeps the empty lock alive). Here a
+   waiter renews its own ticket on every poll, so only the tickets of dead or stuck holders
+   expire, and the waiter keeps its place in the queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from contextlib import asynccontextmanager
+from typing import Any, AsyncGenerator, Callable, Optional, Tuple
+from urllib.parse import unquote, urlparse
+
+from rasa.core.lock import Ticket, TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
+
+_DELETE = object()  # what a lock change returns to remove the conversation's lock
+
+# A change sees the stored lock (None when there is none) and returns (result, what to store):
+# a lock to write, _DELETE to remove it, or None to leave storage as it is.
+Change = Callable[[Optional[TicketLock]], Tuple[Any, Any]]
+
+
+class RenewingLockStore(LockStore):
+    """The ticket-lock algorithm over one primitive, `_change`: an atomic read-modify-write of one
+    conversation's lock. Subclasses provide `_change` for their storage."""
+
+    def _change(self, conversation_id: str, change: Change) -> Any:
+        raise NotImplementedError
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def change(lock: Optional[TicketLock]):
+            lock = lock or self.create_lock(conversation_id)
+            return lock.issue_ticket(lock_lifetime), lock
+        try:
+            return self._change(conversation_id, change)
+        except Exception as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+    async def _wait_for_turn(self, conversation_id: str, ticket: int, lifetime: float, wait: float) -> TicketLock:
+        while True:
+            lock = self.renew_ticket(conversation_id, ticket, lifetime)
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait)
+
+    def renew_ticket(self, conversation_id: str, ticket: int, lifetime: float) -> TicketLock:
+        """Drop expired tickets and give `ticket` a full lifetime from now, putting it back in its
+        place (by number) if it had expired or the lock had gone; the lock as stored."""
+        def change(lock: Optional[TicketLock]):
+            lock = lock or self.create_lock(conversation_id)
+            lock.remove_expired_tickets()
+            expires = time.time() + lifetime
+            mine = next((t for t in lock.tickets if t.number == ticket), None)
+            if mine is not None:
+                mine.expires = expires
+            else:
+                lock.tickets = deque(sorted([*lock.tickets, Ticket(ticket, expires)], key=lambda t: t.number))
+            return lock, lock
+        return self._change(conversation_id, change)
+
+    def update_lock(self, conversation_id: str) -> None:
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_expired_tickets()
+            return None, lock
+        self._change(conversation_id, change)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return None, lock
+        self._change(conversation_id, change)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """Remove the ticket, and the lock when nobody else holds a ticket, in one change."""
+        def change(lock: Optional[TicketLock]):
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return None, (lock if lock.is_someone_waiting() else _DELETE)
+        self._change(conversation_id, change)
+
+
+class MemoryLockStore(RenewingLockStore, InMemoryLockStore):
+    """One process's locks. A change runs without awaiting, so the event loop makes it atomic."""
+
+    def _change(self, conversation_id: str, change: Change) -> Any:
+        result, new = change(self.conversation_locks.get(conversation_id))
+        if new is _DELETE:
+            self.conversation_locks.pop(conversation_id, None)
+        elif new is not None:
+            self.conversation_locks[conversation_id] = new
+        return result
+
+
+class AtomicRedisLockStore(RenewingLockStore, RedisLockStore):
+    """Rasa's RedisLockStore (the same keys and format, so replicas of either kind agree), with
+    every change of a lock one Redis transaction."""
+
+    def _change(self, conversation_id: str, change: Change) -> Any:
+        key = self.key_prefix + conversation_id
+
+        def attempt(pipe) -> Any:
+            raw = pipe.get(key)
+            result, new = change(TicketLock.from_dict(json.loads(raw)) if raw else None)
+            if new is None:  # nothing to write
+                return result
+            pipe.multi()
+            if new is _DELETE:
+                pipe.delete(key)
+            else:
+                pipe.set(key, new.dumps())
+            return result
+
+        return self.red.transaction(attempt, key, value_from_callable=True)
+
+
+def lock_store(url: Optional[str], prefix: str = "cskh") -> LockStore:
+    """In-memory for one process; with redis://[user:password@]host:port/db, the Redis one, shared
+    by every replica, so one conversation's messages are processed one at a time wherever they
+    arrive."""
+    if not url:
+        return MemoryLockStore()
+    parsed = urlparse(url)
+    return AtomicRedisLockStore(host=parsed.hostname or "localhost", port=parsed.port or 6379,
+                                db=int(parsed.path.lstrip("/") or 0), username=_unquoted(parsed.username),
+                                password=_unquoted(parsed.password), use_ssl=parsed.scheme == "rediss",
+                                key_prefix=prefix)
+
+
+def _unquoted(part: Optional[str]) -> Optional[str]:
+    return unquote(part) if part else None
