@@ -6,13 +6,11 @@ import asyncio
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional
-from urllib.parse import parse_qsl, unquote, urlparse
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
@@ -20,6 +18,7 @@ from cskh import rasa_tuning
 from cskh.locks import lock_store
 from cskh.polling import Every
 from cskh.settings import Settings
+from cskh.tracker_store import tracker_store
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +30,6 @@ class ModelMissing(RuntimeError):
 class ActionsUnavailable(RuntimeError):
     """A custom action failed while answering (the action server stayed unreachable, or answered
     with an error): the message was not answered properly."""
-
-
-def tracker_store(url: str) -> SQLTrackerStore:
-    """Rasa's SQLTrackerStore from a URL: sqlite:///path or postgresql://user@host:port/db."""
-    parsed = urlparse(url)
-    if parsed.scheme.startswith("sqlite"):
-        path = Path(url.split(":///", 1)[1])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLTrackerStore(dialect="sqlite", db=str(path))
-    store = SQLTrackerStore(dialect=parsed.scheme.split("+")[0], host=parsed.hostname, port=parsed.port,
-                            db=unquote(parsed.path.lstrip("/")), username=_unquoted(parsed.username),
-                            password=_unquoted(parsed.password), query=dict(parse_qsl(parsed.query)) or None)
-    # Rasa creates its engine without pre-ping: after a database restart every pooled connection
-    # would fail one message each. Test each connection on checkout instead (as the app engine does).
-    store.engine.pool._pre_ping = True
-    return store
-
-
-def _unquoted(part: Optional[str]) -> Optional[str]:
-    return unquote(part) if part else None
 
 
 def served_model(settings: Settings) -> Path:

@@ -37,7 +37,7 @@ def create_tables(settings: Settings) -> None:
     PostgreSQL database all but one fail (a duplicate pg_type row), taking the service down."""
     from connectors import telegram, zalo
     from cskh import conversation
-    from cskh.assistant import tracker_store
+    from cskh.tracker_store import tracker_store
     from handoff import accounts, queue
     from leads import proposals, retrain, review
     from leads.models import registry_engine
