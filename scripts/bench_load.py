@@ -6,6 +6,10 @@
 - paced, REST and WebSocket: 200 conversations for `--paced-seconds` (300 by default), 5-8 s
   between messages.
 
+`--cpu` also prints, for each saturation run shown, the CPU time per answered message of each
+process: the gateway worker(s), the action server, PostgreSQL, Redis and this load generator. On a
+machine with C cores, C seconds / (the sum) bounds the messages/s, whatever the concurrency.
+
 `--quick` shortens everything (for a first look). Extra service settings can be passed in the
 environment (e.g. CSKH_WORKERS). The load generator runs on the same machine as the service, so it
 takes some of the same two cores."""
@@ -85,6 +89,45 @@ def postgres_database(enabled: bool) -> Iterator[str]:
         admin.dispose()
 
 
+def _component(process, service_pid: int) -> str:
+    """Which part of the system a process is: by its place under the service, or its name."""
+    import psutil
+
+    try:
+        if process.pid == os.getpid():
+            return "load generator"
+        if process.pid == service_pid or service_pid in {p.pid for p in process.parents()}:
+            return "action server" if "cskh.action_server" in " ".join(process.cmdline()) else "gateway"
+        name = process.name()
+    except psutil.Error:
+        return ""
+    return {"postgres": "PostgreSQL", "redis-server": "Redis"}.get(name, "")
+
+
+def cpu_seconds(service_pid: int) -> dict:
+    """CPU seconds (user + system) used so far by each component."""
+    import psutil
+
+    totals: dict = {}
+    for process in psutil.process_iter():
+        part = _component(process, service_pid)
+        if part:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            totals[part] = totals.get(part, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_row(before: dict, after: dict, answered: int) -> str:
+    parts = ["gateway", "action server", "PostgreSQL", "Redis", "load generator"]
+    per = {p: 1000 * (after.get(p, 0.0) - before.get(p, 0.0)) / max(answered, 1) for p in parts}
+    total = sum(per.values())
+    cells = " | ".join(f"{per[p]:.1f}" for p in parts)
+    return f"| {cells} | {total:.1f} | {1000 * (os.cpu_count() or 1) / max(total, 0.001):.1f} |"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -97,6 +140,7 @@ def main() -> int:
     parser.add_argument("--modes", default="saturation,paced")
     parser.add_argument("--url", help="an already running service (its rate limits must be off)")
     parser.add_argument("--workers", type=int, default=1, help="CSKH_WORKERS of the service started")
+    parser.add_argument("--cpu", action="store_true", help="CPU ms per answered message, by process")
     parser.add_argument("--postgres", action="store_true",
                         help="tracker store, app and shop databases in a fresh PostgreSQL database")
     args = parser.parse_args()
@@ -106,7 +150,7 @@ def main() -> int:
     with postgres_database(args.postgres and not args.url) as database:
         server, url = (None, args.url.rstrip("/")) if args.url else start(work, args.workers, database)
         try:
-            measure(url, args, work)
+            measure(url, args, work, server.pid if server is not None else 0)
         finally:
             if server is not None:
                 server.terminate()
@@ -114,24 +158,36 @@ def main() -> int:
     return 0
 
 
-def measure(url: str, args: argparse.Namespace, work: Path) -> None:
+def measure(url: str, args: argparse.Namespace, work: Path, service_pid: int) -> None:
     asyncio.run(run(Plan(url, "rest", 2, duration=5)))  # warm-up: first KB query, first action calls
     stores = "PostgreSQL" if args.postgres else "SQLite"
     print(f"CPU: {os.cpu_count()} cores; workers: {args.workers}; stores: {stores}; saturation: median of "
           f"{args.repeats} run(s) by msg/s; service log: {work / 'service.log'}")
     print(HEADER, flush=True)
     transports = args.transports.split(",")
+    cpu_rows = []
     if "saturation" in args.modes:
         for transport in transports:
-            runs = [asyncio.run(run(Plan(url, transport, args.saturation_conversations, args.saturation_seconds)))
-                    for _ in range(args.repeats)]
+            runs = []
+            for _ in range(args.repeats):
+                before = cpu_seconds(service_pid) if args.cpu else {}
+                stats = asyncio.run(run(Plan(url, transport, args.saturation_conversations, args.saturation_seconds)))
+                if args.cpu:
+                    stats["cpu"] = cpu_row(before, cpu_seconds(service_pid), stats["answered"])
+                runs.append(stats)
             runs.sort(key=lambda s: s["msg_per_s"])
             print(row(runs[len(runs) // 2]), flush=True)
+            cpu_rows += [f"| {transport} " + runs[len(runs) // 2]["cpu"]] if args.cpu else []
     if "paced" in args.modes:
         for transport in transports:
             stats = asyncio.run(run(Plan(url, transport, args.paced_conversations, args.paced_seconds,
                                          think=(5.0, 8.0))))
             print(row(stats), flush=True)
+    if cpu_rows:
+        print(f"\nCPU ms per answered message (the saturation runs above; {os.cpu_count()} cores):\n")
+        print("| transport | gateway | action server | PostgreSQL | Redis | load generator | total | msg/s bound |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(cpu_rows), flush=True)
 
 
 if __name__ == "__main__":
