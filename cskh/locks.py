@@ -41,9 +41,13 @@ class RenewingLockStore(LockStore):
         raise NotImplementedError
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        return self._issue(conversation_id, lock_lifetime)[0]
+
+    def _issue(self, conversation_id: str, lifetime: float) -> Tuple[int, TicketLock]:
+        """A new ticket, and the lock as stored with it (one change)."""
         def change(lock: Optional[TicketLock]):
             lock = lock or self.create_lock(conversation_id)
-            return lock.issue_ticket(lock_lifetime), lock
+            return (lock.issue_ticket(lifetime), lock), lock
         try:
             return self._change(conversation_id, change)
         except Exception as error:
@@ -52,18 +56,20 @@ class RenewingLockStore(LockStore):
     @asynccontextmanager
     async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
                    wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        ticket, lock = self._issue(conversation_id, lock_lifetime)
         try:
-            yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+            if lock.is_locked(ticket):  # someone is ahead: wait (most messages find the lock free)
+                lock = await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+            yield lock
         finally:
             self.cleanup(conversation_id, ticket)
 
     async def _wait_for_turn(self, conversation_id: str, ticket: int, lifetime: float, wait: float) -> TicketLock:
         while True:
+            await asyncio.sleep(wait)
             lock = self.renew_ticket(conversation_id, ticket, lifetime)
             if not lock.is_locked(ticket):
                 return lock
-            await asyncio.sleep(wait)
 
     def renew_ticket(self, conversation_id: str, ticket: int, lifetime: float) -> TicketLock:
         """Drop expired tickets and give `ticket` a full lifetime from now, putting it back in its
