@@ -50,15 +50,25 @@ STAGE_SPAN = {"queued": (0.0, 0.0), "apply": (0.0, 0.03), "validate": (0.03, 0.0
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
 COMPONENT = re.compile(r"Starting to train component '([^']+)'")
 RESTORED = re.compile(r"Restored component '([^']+)' from cache")
-EPOCH_COMPONENTS = ("DIETClassifier", "TEDPolicy")  # the two with progress bars; either may come from
-# Rasa's cache (TED does when only NLU examples changed), and then its phase is not waited for
+EPOCH_COMPONENTS = ("DIETClassifier", "TEDPolicy")  # Rasa's components with progress bars; one may come
+# from Rasa's cache (TED does when only NLU examples changed), and then its phase is not waited for
+
+
+def epoch_components(config: Path) -> Tuple[str, ...]:
+    """The components of a training config that print epoch bars, in training order."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    names = [item.get("name") for section in ("pipeline", "policies") for item in data.get(section) or []]
+    return tuple(n for n in names if n in EPOCH_COMPONENTS)
 
 
 class TrainProgress:
     """Reads `rasa train` output (tqdm bars end with a carriage return) as a fraction done."""
 
-    def __init__(self) -> None:
-        self.phases = len(EPOCH_COMPONENTS)
+    def __init__(self, components: Tuple[str, ...] = EPOCH_COMPONENTS) -> None:
+        self.components = components
+        self.phases = max(1, len(components))
         self.phase = 0
         self.last_pct = 0
         self.done = 0.0
@@ -66,7 +76,7 @@ class TrainProgress:
 
     def feed(self, line: str) -> Optional[Tuple[float, str, bool]]:
         """(fraction, message, worth printing) when the line moves the training on, else None."""
-        if (found := RESTORED.search(line)) is not None and found.group(1) in EPOCH_COMPONENTS:
+        if (found := RESTORED.search(line)) is not None and found.group(1) in self.components:
             self.phases = max(1, self.phases - 1)
             return None
         if (found := COMPONENT.search(line)) is not None:
@@ -309,7 +319,7 @@ class Retrain:
         staging.mkdir(parents=True, exist_ok=True)
         command = self._rasa("train", "--out", str(staging), "--fixed-model-name", name[: -len(".tar.gz")])
         tail: Deque[str] = deque(maxlen=40)
-        progress = TrainProgress()
+        progress = TrainProgress(epoch_components(self.paths.config))
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    env=_rasa_env())
         assert process.stdout is not None

@@ -188,6 +188,17 @@ def test_training_progress_follows_rasa_output_and_skips_a_cached_phase():
     assert progress.feed("Epochs: 100%|## | 50/50")[0] == 1.0
 
 
+def test_training_progress_counts_the_configs_own_epoch_components(tmp_path):
+    from leads.retrain import ROOT, TrainProgress, epoch_components
+
+    assert epoch_components(ROOT / "config.yml") == ("DIETClassifier",)  # no TED (README, Load)
+    config = tmp_path / "config.yml"
+    config.write_text("pipeline:\n  - name: DIETClassifier\npolicies:\n  - name: RulePolicy\n  - name: TEDPolicy\n")
+    assert epoch_components(config) == ("DIETClassifier", "TEDPolicy")
+    progress = TrainProgress(("DIETClassifier",))
+    assert progress.feed("Epochs:  50%|#  | 25/50")[0] == 0.5  # the one bar is the whole of training
+
+
 def test_the_first_promotion_keeps_the_file_served_before_it_as_the_rollback_target(registry):
     _model(registry, "shipped.tar.gz", age=100)
     _model(registry, "candidate.tar.gz")
