@@ -130,8 +130,14 @@ def find_phones(text: str) -> List[Entity]:
     return found
 
 
+@lru_cache(maxsize=None)
+def _whole_word(needle: str) -> "re.Pattern[str]":
+    """Compiled once: there are more aliases than Python's own cache of compiled patterns holds."""
+    return re.compile(r"(?<![\w])" + re.escape(needle) + r"(?![\w])")
+
+
 def _word_spans(folded: str, needle: str) -> Iterable[Tuple[int, int]]:
-    for m in re.finditer(r"(?<![\w])" + re.escape(needle) + r"(?![\w])", folded):
+    for m in _whole_word(needle).finditer(folded):
         yield m.start(), m.end()
 
 
@@ -148,6 +154,11 @@ def find_products(text: str) -> List[Entity]:
     return sorted(found, key=lambda e: e.start)
 
 
+@lru_cache(maxsize=None)
+def _after_mau(value: str) -> "re.Pattern[str]":
+    return re.compile(r"(?<![\w])mau\s+(" + re.escape(fold(value)) + r")(?![\w])")
+
+
 def find_colours(text: str) -> List[Entity]:
     """Accented colour words anywhere; unaccented ones only after "mau" ("den" is also "đến")."""
     lower, folded = _view(text)
@@ -156,7 +167,7 @@ def find_colours(text: str) -> List[Entity]:
         for form in forms:
             for start, end in _word_spans(lower, form):
                 found.append(Entity("colour", value, start, end))
-        for m in re.finditer(r"(?<![\w])mau\s+(" + re.escape(fold(value)) + r")(?![\w])", folded):
+        for m in _after_mau(value).finditer(folded):
             if not any(e.start == m.start(1) for e in found):
                 found.append(Entity("colour", value, m.start(1), m.end(1)))
     return sorted(found, key=lambda e: e.start)
