@@ -74,7 +74,10 @@ load: setup
 # listed as "could not be audited", and the report says so.
 audit:
 	@test -x var/audit/bin/pip-audit || { python3 -m venv var/audit && var/audit/bin/pip install -q pip-audit==2.10.1; }
-	var/audit/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off --desc off
+	@status=0; var/audit/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off \
+	  --desc off -o var/audit.txt || status=$$?; cat var/audit.txt; \
+	  echo "pip-audit: $$(grep -c 'could not be audited' var/audit.txt) of $$(grep -c '==' requirements.lock) pinned packages could not be audited"; \
+	  exit $$status
 
 clean:
 	rm -rf var models results
