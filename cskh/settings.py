@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     lock_store_url: Optional[str] = None  # redis://host:6379/0 → Rasa's RedisLockStore; else in-memory
     events_url: Optional[str] = None      # redis://host:6379/0 → live events between replicas (pub/sub)
     redis_prefix: str = "cskh"            # Redis key and channel prefix (letters and digits)
+    # Rate-limit buckets shared by every replica (redis://…); unset: CSKH_EVENTS_URL's Redis if that is
+    # set, else each process keeps its own. See rate_limit_store_url.
+    rate_limit_url: Optional[str] = None
 
     # Rasa: the model directory (newest model wins) and the action server.
     model_dir: Path = ROOT / "models"
@@ -85,7 +88,8 @@ class Settings(BaseSettings):
     # Gateway limits.
     max_message_chars: int = 4000
     admin_token: str = "change-me"
-    # Rate limits (token buckets, per process): messages per minute and burst; 0 turns one off.
+    # Rate limits (token buckets, in Redis when one is configured, see rate_limit_url): messages per
+    # minute and burst; 0 turns one off.
     rate_per_sender: float = 20      # per customer (REST sender, widget conversation, Telegram/Zalo user)
     rate_sender_burst: int = 10
     rate_per_ip: float = 120         # per client IP on the customer endpoints (not Telegram/Zalo: one IP each)
@@ -108,7 +112,7 @@ class Settings(BaseSettings):
             raise ValueError("CSKH_ENV must be development, test or production")
         return value
 
-    @validator("lock_store_url", "events_url")
+    @validator("lock_store_url", "events_url", "rate_limit_url")
     def _redis_url(cls, value: Optional[str]) -> Optional[str]:
         if value is None or not value.strip():
             return None
@@ -133,6 +137,11 @@ class Settings(BaseSettings):
     @property
     def effective_log_format(self) -> str:
         return self.log_format or ("json" if self.env == "production" else "text")
+
+    @property
+    def rate_limit_store_url(self) -> Optional[str]:
+        """Where the rate-limit buckets live (None: in each process)."""
+        return self.rate_limit_url or self.events_url
 
     @property
     def public_url(self) -> str:

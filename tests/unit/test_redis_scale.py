@@ -194,3 +194,56 @@ async def test_in_process_events_are_the_default():
     await events.keep("b", {"n": 2})
     await events.forget("b", token)
     assert await events.take("b") == [{"n": 2}]
+
+
+# ---- rate limits shared by replicas ------------------------------------------------------------
+
+def _limits(prefix: str, url: str = URL, **rates):
+    from connectors.ratelimit import Limits
+    from cskh.settings import Settings
+
+    return Limits(Settings(rate_limit_url=url, redis_prefix=prefix, **rates))
+
+
+def test_two_replicas_share_one_senders_bucket(prefix):
+    a = _limits(prefix, rate_per_sender=6, rate_sender_burst=3, rate_per_ip=0)  # one token every 10 s
+    b = _limits(prefix, rate_per_sender=6, rate_sender_burst=3, rate_per_ip=0)
+    assert [replica.message("unit", sender="s") for replica in (a, b, a)] == [0.0, 0.0, 0.0]
+    wait = b.message("unit", sender="s")  # the burst was spent across both replicas
+    assert 9.0 < wait <= 10.0
+    assert a.message("unit", sender="s") > 0 and a.sender.wait("s") > 0
+    assert b.message("unit", sender="other") == 0.0  # keys are independent
+    assert len(a.sender) == 0 and len(b.sender) == 0  # nothing was kept in either process
+
+
+def test_the_shared_bucket_refills_on_redis_time_and_expires(prefix):
+    import redis
+
+    a = _limits(prefix, rate_per_sender=600, rate_sender_burst=2, rate_per_ip=0)  # ten tokens a second
+    b = _limits(prefix, rate_per_sender=600, rate_sender_burst=2, rate_per_ip=0)
+    assert a.message("unit", sender="r") == 0.0 and b.message("unit", sender="r") == 0.0
+    assert 0 < a.message("unit", sender="r") <= 0.1
+    time.sleep(0.15)
+    assert b.message("unit", sender="r") == 0.0
+    ttl = redis.Redis.from_url(URL).pttl(f"{prefix}:ratelimit:sender:r")
+    assert 0 < ttl <= 1200  # gone once it would be full again (0.2 s) plus a second
+
+
+def test_the_ip_first_rule_holds_in_redis(prefix):
+    limits = _limits(prefix, rate_per_ip=60, rate_ip_burst=1, rate_per_sender=60, rate_sender_burst=1)
+    assert limits.message("unit", ip="1.2.3.4", sender="s") == 0.0
+    assert limits.message("unit", ip="1.2.3.4", sender="t") > 0  # the IP is out
+    assert limits.message("unit", ip="5.6.7.8", sender="t") == 0.0  # t's token was not spent above
+    assert limits.message("unit", ip="9.9.9.9", sender="t") > 0
+
+
+def test_without_redis_each_process_limits_on_its_own(prefix, caplog):
+    from tests.proxy import free_port
+
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    limits = _limits(prefix, url=down, rate_per_sender=60, rate_sender_burst=2, rate_per_ip=0)
+    started = time.monotonic()
+    assert [limits.message("unit", sender="s") for _ in range(3)][:2] == [0.0, 0.0]
+    assert limits.message("unit", sender="s") > 0  # limited in memory, not let through
+    assert time.monotonic() - started < 2  # one failed connection, then Redis is not asked again for a while
+    assert "Redis unavailable" in caplog.text and len(limits.sender) == 1
