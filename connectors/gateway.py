@@ -109,6 +109,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         for channel in channels:
             await channel.stop()
         await app.state.events.stop()
+        metrics.process_exit()
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     guards.install(app)                      # oversized headers, NUL paths, huge ids: 4xx (inside the metrics)

@@ -120,6 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                        log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG)
         if settings.workers > 1:  # each worker process builds its own app (and Rasa engine) from the environment
             os.environ.update(CSKH_PORT=str(settings.port), CSKH_HOST=settings.host)
+            # one /metrics for all workers: prometheus_client's multiprocess files (cskh/metrics.py)
+            from cskh import metrics
+            from cskh.settings import ROOT
+
+            metrics.prepare_multiprocess(os.environ.get(metrics.MULTIPROCESS_ENV)
+                                         or str(ROOT / "var" / f"metrics-{settings.port}"))
             uvicorn.run("connectors.gateway:worker_app", factory=True, workers=settings.workers, **options)
         else:
             uvicorn.run(create_app(settings), **options)

@@ -1,9 +1,14 @@
 """Every Prometheus metric of the gateway, in one registry, and GET /metrics.
 
-Metrics live in this process's memory: with several gateway processes (replicas, or uvicorn
-workers) each exposes its own figures and Prometheus scrapes every one of them (sum() in the
-queries). Label values are closed sets (channels, hand-off reasons, route templates), never raw
-paths, user ids or texts, so the number of series stays bounded whatever the traffic.
+One process (`CSKH_WORKERS=1`): the metrics live in its memory. Several replicas on several hosts
+each expose their own figures, and Prometheus scrapes every one of them (sum() in the queries).
+Several uvicorn workers behind one port (`CSKH_WORKERS` > 1) are different: a scrape reaches any
+one of them, so `cskh run` gives them prometheus_client's multiprocess mode
+(PROMETHEUS_MULTIPROC_DIR, set before the workers start). Each worker writes its counters and
+histograms to files there, and whichever worker answers a scrape sums every worker's files; the
+process_* and python_* collectors are then left out (they would describe one worker only).
+Label values are closed sets (channels, hand-off reasons, route templates), never raw paths, user
+ids or texts, so the number of series stays bounded whatever the traffic.
 """
 from __future__ import annotations
 
@@ -11,24 +16,28 @@ import asyncio
 import hmac
 import logging
 import math
+import os
 import time
 from typing import Any, Awaitable, Callable, Dict, Iterable, MutableMapping, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, GCCollector, Gauge, Histogram,
-                               PlatformCollector, ProcessCollector, generate_latest)
-from prometheus_client.core import InfoMetricFamily
+                               PlatformCollector, ProcessCollector, generate_latest, multiprocess)
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
 from cskh.settings import get_settings
 from handoff.queue import REASONS as HANDOFF_REASONS
 
 log = logging.getLogger(__name__)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
-GCCollector(registry=REGISTRY)
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+REGISTRY = CollectorRegistry(auto_describe=True)  # the metrics below; what /metrics shows with one process
+MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_ENV))  # read once: prometheus_client decides at import too
+if not MULTIPROCESS:
+    ProcessCollector(registry=REGISTRY)
+    PlatformCollector(registry=REGISTRY)
+    GCCollector(registry=REGISTRY)
 
 # 10 ms (a KB answer, a canned reply) … 10 s (a slow action server); above that is "+Inf".
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -62,11 +71,11 @@ KB_ABSTENTIONS = Counter(
 RATE_LIMITED = Counter(
     "cskh_rate_limited", "Requests or messages refused by a rate limit, by endpoint and scope (sender, ip, login)",
     ["endpoint", "scope"], registry=REGISTRY)
-QUEUE_LENGTH = Gauge(
-    "cskh_handoff_queue_length", "Hand-offs waiting for an agent (read from the queue at scrape time)",
-    registry=REGISTRY)
+# Summed over worker processes in multiprocess mode (an agent with consoles on two workers counts twice);
+# a worker that exits takes its share with it.
 AGENTS_ONLINE = Gauge(
-    "cskh_agents_online", "Agents with an open console connection to this process", registry=REGISTRY)
+    "cskh_agents_online", "Agents with an open console connection (summed over this host's worker processes)",
+    registry=REGISTRY, multiprocess_mode="livesum")
 
 
 _sources: Dict[str, Callable[[], float]] = {}
@@ -92,8 +101,17 @@ for _kind in ("calibrated", "caller"):
     KB_SEARCHES.labels(_kind)
     KB_ABSTENTIONS.labels(_kind)
 
-QUEUE_LENGTH.set_function(lambda: _read("queue_length"))
-AGENTS_ONLINE.set_function(lambda: _read("agents_online"))
+class _QueueLength:
+    """cskh_handoff_queue_length, read from the queue (the shared database) at scrape time."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        family = GaugeMetricFamily("cskh_handoff_queue_length",
+                                   "Hand-offs waiting for an agent (read from the queue at scrape time)")
+        family.add_metric([], _read("queue_length"))
+        yield family
 
 
 class _ModelInfo:
@@ -118,7 +136,37 @@ def _model_name() -> Optional[str]:
         return None
 
 
-REGISTRY.register(_ModelInfo())
+SCRAPE_TIME = (_QueueLength(), _ModelInfo())
+for _collector in SCRAPE_TIME:
+    REGISTRY.register(_collector)
+
+
+def exposed() -> CollectorRegistry:
+    """What GET /metrics shows: this process's registry, or every worker's files summed plus the
+    scrape-time collectors in multiprocess mode."""
+    if not MULTIPROCESS:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    for collector in SCRAPE_TIME:
+        registry.register(collector)
+    return registry
+
+
+def prepare_multiprocess(directory: str) -> None:
+    """Before several workers start (in the parent): an empty directory for their metric files,
+    named in the environment they inherit."""
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+    os.environ[MULTIPROCESS_ENV] = directory
+
+
+def process_exit() -> None:
+    """A worker shutting down: its live gauges (agents online) stop counting."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def channel_label(channel: str) -> str:
@@ -133,7 +181,6 @@ def bind(handoffs: Any = None, assistant: Any = None) -> None:
     """Called once the gateway has opened its services: what the scrape-time gauges read."""
     if handoffs is not None:
         _sources["queue_length"] = handoffs.queue.waiting_count
-        _sources["agents_online"] = lambda: sum(1 for n in handoffs.online.values() if n > 0)
     if assistant is not None:
         _sources["model"] = lambda: assistant.model_path.name
 
@@ -196,15 +243,20 @@ async def metrics(request: Request) -> Response:
         if not given or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
             return JSONResponse(status_code=401, content={"error": "metrics token required (Authorization: Bearer …)"})
     # The queue gauge reads the database: off the event loop.
-    body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, REGISTRY)
+    body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, exposed())
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
 
-def sample(name: str, labels: Optional[Dict[str, str]] = None, registry: CollectorRegistry = REGISTRY) -> float:
+def agents_online(online: Dict[str, int]) -> None:
+    """The console connections by agent in this process changed."""
+    AGENTS_ONLINE.set(sum(1 for n in online.values() if n > 0))
+
+
+def sample(name: str, labels: Optional[Dict[str, str]] = None, registry: Optional[CollectorRegistry] = None) -> float:
     """The current value of one sample (tests and debugging); 0.0 when it has none yet."""
-    value = registry.get_sample_value(name, labels or {})
+    value = (registry or exposed()).get_sample_value(name, labels or {})
     return 0.0 if value is None else value
 
 
-def names(registry: CollectorRegistry = REGISTRY) -> Iterable[str]:
-    return sorted({metric.name for metric in registry.collect()})
+def names(registry: Optional[CollectorRegistry] = None) -> Iterable[str]:
+    return sorted({metric.name for metric in (registry or exposed()).collect()})

@@ -274,6 +274,7 @@ async def live(websocket: WebSocket) -> None:
     events = service.hub.subscribe()
     agent = session.user.username
     service.online[agent] = service.online.get(agent, 0) + 1
+    metrics.agents_online(service.online)
     service.hub.publish({"type": "presence", "agent": agent, "online": True})
     try:
         await service.assign_waiting(agent, session.user.display_name)
@@ -309,4 +310,5 @@ async def live(websocket: WebSocket) -> None:
             task.cancel()
         service.hub.unsubscribe(events)
         service.online[agent] = max(0, service.online.get(agent, 1) - 1)
+        metrics.agents_online(service.online)
         service.hub.publish({"type": "presence", "agent": agent, "online": service.online[agent] > 0})

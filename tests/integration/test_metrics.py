@@ -75,3 +75,64 @@ def test_kb_searches_and_the_model_are_exposed(server):
     model = httpx.get(f"{server}/health", timeout=30).json()["model"]
     assert value(after, "cskh_model_info", model=model) == 1.0
     assert value(after, "process_resident_memory_bytes") > 0
+
+
+# ---- several workers behind one port ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_workers(trained_model, tmp_path_factory):
+    """`cskh run` with CSKH_WORKERS=2 (Redis for the lock store and the live events, as it requires)."""
+    import secrets
+
+    import redis
+
+    from tests.integration.conftest import start_service
+    from tests.services import REDIS_URL, require_redis
+
+    require_redis()
+    prefix = "metrics" + secrets.token_hex(4)
+    env = {"CSKH_MODEL_DIR": str(trained_model), "CSKH_WORKERS": "2", "CSKH_LOCK_STORE_URL": REDIS_URL,
+           "CSKH_EVENTS_URL": REDIS_URL, "CSKH_REDIS_PREFIX": prefix}
+    try:
+        with start_service(tmp_path_factory.mktemp("workers"), env) as url:
+            yield url
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+
+
+def received_by_worker(url):
+    """cskh_messages_received_total{channel="rest"} in each worker's own file (pid → count)."""
+    from pathlib import Path
+
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    port = url.rsplit(":", 1)[1]
+    found = {}
+    for path in (Path(__file__).resolve().parents[2] / "var" / f"metrics-{port}").glob("counter_*.db"):
+        for family in MultiProcessCollector.merge([str(path)], accumulate=False):
+            for sample in family.samples:
+                if sample.name == "cskh_messages_received_total" and sample.labels.get("channel") == "rest":
+                    found[path.stem.split("_", 1)[1]] = sample.value
+    return found
+
+
+@pytest.mark.redis
+def test_every_worker_answers_a_scrape_with_the_figures_of_all_workers(two_workers):
+    sent = 0
+    while sent < 60:  # each message on a new connection, until both workers have answered some
+        say(two_workers, f"workers-{uuid.uuid4().hex[:8]}", "xin chào")
+        sent += 1
+        by_worker = received_by_worker(two_workers)
+        if sent >= 6 and sum(1 for n in by_worker.values() if n > 0) >= 2:
+            break
+    by_worker = received_by_worker(two_workers)
+    assert sum(1 for n in by_worker.values() if n > 0) >= 2, f"one worker took all {sent} connections: {by_worker}"
+    assert sum(by_worker.values()) == sent
+    for _ in range(8):  # each scrape on a new connection, so several workers answer them
+        samples = scrape(two_workers)
+        assert value(samples, "cskh_messages_received_total", channel="rest") == sent
+        assert value(samples, "cskh_reply_latency_seconds_count", channel="rest") == sent
+        assert "process_resident_memory_bytes" not in {name for name, _ in samples}  # one worker's: left out
+        assert ("cskh_handoff_queue_length", ()) in samples and ("cskh_agents_online", ()) in samples
