@@ -11,17 +11,26 @@ and "Faults").
    schema)` on every response, which checks the (large) events schema against the metaschema and
    builds a new validator each time: under load that was 43% of the gateway's GIL time (py-spy
    --gil). The schema is checked and compiled once here; each response is still validated against
-   it, and an invalid one still raises jsonschema's ValidationError with Rasa's explanation."""
+   it, and an invalid one still raises jsonschema's ValidationError with Rasa's explanation.
+
+3. Run the prediction graph without dask. For every NLU parse and every action prediction Rasa's
+   DaskGraphRunner recomputes the targets' sub-graph and hands it to `dask.get`; for graphs of 5
+   to 10 nodes that bookkeeping cost about as much as the two policies themselves (0.5 ms of a
+   1.2 ms prediction, measured here). `OrderedGraphRunner` works out each target set's node order
+   once and calls the same GraphNode objects in it with the same inputs (the dependencies'
+   `(name, output)` pairs), so each component runs exactly as before; training keeps dask."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from contextvars import ContextVar
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from jsonschema import ValidationError, validators
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.exceptions import RasaException
 
 log = logging.getLogger(__name__)
@@ -49,11 +58,56 @@ def _compiled_validator():
     return cls(schema)
 
 
+class OrderedGraphRunner(DaskGraphRunner):
+    """Rasa's prediction-graph runner without dask: the same nodes, called in dependency order."""
+
+    def _order(self, targets: Tuple[Text, ...]) -> List[Text]:
+        """The nodes the targets need, each after its dependencies (cached per target set)."""
+        cache: Dict[Tuple[Text, ...], List[Text]] = self.__dict__.setdefault("_cskh_orders", {})
+        found = cache.get(targets)
+        if found is None:
+            nodes, found, seen = self._graph_schema.nodes, [], set()
+
+            def visit(name: Text) -> None:
+                if name in seen or name not in nodes:  # done, or an input placeholder
+                    return
+                seen.add(name)
+                for dependency in nodes[name].needs.values():
+                    visit(dependency)
+                found.append(name)
+
+            for target in targets:
+                visit(target)
+            cache[targets] = found
+        return found
+
+    def run(self, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None) -> Dict[Text, Any]:
+        run_targets = tuple(targets if targets else self._graph_schema.target_names)
+        nodes = self._graph_schema.nodes
+        outputs: Dict[Text, Tuple[Text, Any]] = {}
+        for name, value in (inputs or {}).items():
+            if isinstance(value, str) and value in nodes:  # what DaskGraphRunner refuses too
+                raise GraphRunError(f"Input value '{value}' clashes with a node name. Make sure that none of the "
+                                    f"input names passed to the `run` method are the same as node names in the "
+                                    f"graph schema.")
+            outputs[name] = (name, value)
+        try:
+            for name in self._order(run_targets):
+                outputs[name] = self._instantiated_nodes[name](*(outputs[d] for d in nodes[name].needs.values()))
+        except RuntimeError as error:
+            raise GraphRunError("Error running runner.") from error
+        return dict(outputs[target] for target in run_targets)
+
+
 def install() -> None:
-    """Patch RemoteAction.run (retry, note failures) and _validate_action_result (idempotent)."""
+    """Patch RemoteAction.run (retry, note failures) and _validate_action_result, and give the
+    message processor the ordered graph runner (idempotent)."""
     global _installed
     if _installed:
         return
+    import rasa.core.processor
+
+    rasa.core.processor.DaskGraphRunner = OrderedGraphRunner  # the name the processor loads models with
     validator = _compiled_validator()
 
     def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
@@ -85,4 +139,4 @@ def install() -> None:
     _installed = True
 
 
-__all__ = ["install", "watch_actions", "ValidationError"]
+__all__ = ["install", "watch_actions", "OrderedGraphRunner", "ValidationError"]
