@@ -51,7 +51,8 @@ class Assistant:
     def load(cls, settings: Settings) -> "Assistant":
         rasa_tuning.install()
         model_path = served_model(settings)
-        agent = Agent.load(str(model_path), tracker_store=tracker_store(settings.tracker_store_url),
+        agent = Agent.load(str(model_path),
+                           tracker_store=tracker_store(settings.tracker_store_url, settings.tracker_cache),
                            lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
                            action_endpoint=EndpointConfig(url=settings.action_server_url))
         log.info("loaded model %s", model_path.name)

@@ -68,6 +68,9 @@ KB_SEARCHES = Counter(
 KB_ABSTENTIONS = Counter(
     "cskh_kb_abstentions", "KB searches whose best hit was below the threshold (no answer given)",
     ["threshold"], registry=REGISTRY)
+TRACKER_LOADS = Counter(
+    "cskh_tracker_loads", "Conversation trackers fetched: result=kept (handed out from memory) or loaded (from the database)",
+    ["result"], registry=REGISTRY)
 RATE_LIMITED = Counter(
     "cskh_rate_limited", "Requests or messages refused by a rate limit, by endpoint and scope (sender, ip, login)",
     ["endpoint", "scope"], registry=REGISTRY)
@@ -97,6 +100,8 @@ for _channel in CHANNELS:  # zeros from the start, so rate() has a baseline
         _family.labels(_channel)
 for _reason in HANDOFF_REASONS:
     HANDOFFS_STARTED.labels(_reason)
+for _result in ("kept", "loaded"):
+    TRACKER_LOADS.labels(_result)
 for _kind in ("calibrated", "caller"):
     KB_SEARCHES.labels(_kind)
     KB_ABSTENTIONS.labels(_kind)

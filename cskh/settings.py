@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{ROOT / 'var' / 'shop.db'}"
     tracker_store_url: str = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
     app_database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"  # KB edits (and later: handoff queue, users)
+    # Conversations whose tracker each gateway process keeps in memory after saving it, handed out
+    # again while the database shows no other writes (cskh/tracker_store.py); 0 turns it off.
+    tracker_cache: int = 1000
 
     # Scale-out (several gateway replicas). Unset: in-process, as one replica needs.
     lock_store_url: Optional[str] = None  # redis://host:6379/0 → Rasa's RedisLockStore; else in-memory

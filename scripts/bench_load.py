@@ -188,6 +188,26 @@ def measure(url: str, args: argparse.Namespace, work: Path, service_pid: int) ->
         print("| transport | gateway | action server | PostgreSQL | Redis | load generator | total | msg/s bound |")
         print("|---|---|---|---|---|---|---|---|")
         print("\n".join(cpu_rows), flush=True)
+    kept, loaded = tracker_loads(url)
+    if kept + loaded:
+        print(f"\nTrackers fetched during the whole run (warm-up included): {kept:.0f} kept in memory, "
+              f"{loaded:.0f} loaded from the database ({100 * kept / (kept + loaded):.0f}% kept).")
+
+
+def tracker_loads(url: str) -> tuple:
+    """cskh_tracker_loads_total by result, from the service's /metrics (every worker's)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        body = httpx.get(f"{url}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    found = {"kept": 0.0, "loaded": 0.0}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == "cskh_tracker_loads_total" and sample.labels.get("result") in found:
+                found[sample.labels["result"]] = sample.value
+    return found["kept"], found["loaded"]
 
 
 if __name__ == "__main__":
