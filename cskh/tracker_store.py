@@ -17,6 +17,7 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from cskh import metrics
+from shop.db import ping_when_idle
 
 _STORED = "_cskh_events_stored"  # attribute on a tracker: how many of its events the database holds
 _ROWS = "_cskh_rows"  # attribute on a tracker: the conversation's rows in the events table (all sessions)
@@ -116,9 +117,10 @@ def tracker_store(url: str, cache_size: int = 0) -> SQLTrackerStore:
                                     db=unquote(parsed.path.lstrip("/")), username=_unquoted(parsed.username),
                                     password=_unquoted(parsed.password), query=dict(parse_qsl(parsed.query)) or None,
                                     cache_size=cache_size)
-    # Rasa creates its engine without pre-ping: after a database restart every pooled connection
-    # would fail one message each. Test each connection on checkout instead (as the app engine does).
-    store.engine.pool._pre_ping = True
+    # Rasa creates its engine without a liveness test: after a database restart every pooled
+    # connection would fail one message each. Test the connections that lay idle on checkout, as
+    # the app engine does (shop.db.ping_when_idle).
+    ping_when_idle(store.engine)
     return store
 
 

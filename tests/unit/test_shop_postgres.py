@@ -60,3 +60,55 @@ def test_postgres_seed_and_cancel(pg_engine):
         shop.cancel_order("DH1003", "0987654321")
     decision, _ = shop.request_return("DH1004", "0901234567", None, "defect", opened=True)
     assert decision.options == ("exchange", "refund")
+
+
+# ---- pooled connections after the server went away ----------------------------------------------
+
+def _through_proxy(proxy):
+    """make_engine as the product calls it, to the test database through a proxy the test can cut."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(URL).set(host="127.0.0.1", port=proxy.port)
+    return make_engine(url.render_as_string(hide_password=False), connect_args={"connect_timeout": 3})
+
+
+def _select_one(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("select 1")).scalar()
+
+
+def test_a_connection_idle_for_a_while_is_tested_and_replaced(pg_engine):
+    import time
+
+    from tests.proxy import Proxy
+
+    with Proxy("127.0.0.1", make_url_port()) as proxy:
+        engine = _through_proxy(proxy)
+        assert _select_one(engine) == 1
+        proxy.cut()  # the server "restarts": the pooled connection is dead
+        proxy.open()
+        time.sleep(1.2)  # longer than IDLE_PING_SECONDS
+        assert _select_one(engine) == 1  # pinged on checkout, replaced: the caller saw nothing
+        engine.dispose()
+
+
+def test_a_connection_in_constant_use_is_not_pinged_and_fails_once(pg_engine):
+    from sqlalchemy.exc import OperationalError
+
+    from tests.proxy import Proxy
+
+    with Proxy("127.0.0.1", make_url_port()) as proxy:
+        engine = _through_proxy(proxy)
+        assert _select_one(engine) == 1
+        proxy.cut()
+        proxy.open()
+        with pytest.raises(OperationalError):  # used again at once: no ping, the statement fails
+            _select_one(engine)
+        assert [_select_one(engine) for _ in range(3)] == [1, 1, 1]  # the pool replaced it
+        engine.dispose()
+
+
+def make_url_port() -> int:
+    from sqlalchemy.engine import make_url
+
+    return make_url(URL).port or 5432
