@@ -61,10 +61,13 @@ def _compiled_validator():
 class OrderedGraphRunner(DaskGraphRunner):
     """Rasa's prediction-graph runner without dask: the same nodes, called in dependency order."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._orders: Dict[Tuple[Text, ...], List[Text]] = {}  # target set → node order
+
     def _order(self, targets: Tuple[Text, ...]) -> List[Text]:
         """The nodes the targets need, each after its dependencies (cached per target set)."""
-        cache: Dict[Tuple[Text, ...], List[Text]] = self.__dict__.setdefault("_cskh_orders", {})
-        found = cache.get(targets)
+        found = self._orders.get(targets)
         if found is None:
             nodes, found, seen = self._graph_schema.nodes, [], set()
 
@@ -78,7 +81,7 @@ class OrderedGraphRunner(DaskGraphRunner):
 
             for target in targets:
                 visit(target)
-            cache[targets] = found
+            self._orders[targets] = found
         return found
 
     def run(self, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None) -> Dict[Text, Any]:

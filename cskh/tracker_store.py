@@ -48,7 +48,7 @@ class CountingSQLTrackerStore(SQLTrackerStore):
     load rebuilds it from the database. A tracker in which a later session began is not kept,
     because Rasa's load returns the latest session only. `cache_size` 0 turns this off."""
 
-    def __init__(self, *args: Any, cache_size: int = 2000, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_size: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = cache_size
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
@@ -71,6 +71,8 @@ class CountingSQLTrackerStore(SQLTrackerStore):
                 return kept.tracker
             self.misses += 1
             metrics.TRACKER_LOADS.labels("loaded").inc()
+            if not rows:
+                return None  # a new conversation: nothing to load
             serialised = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             events = [json.loads(event.data) for event in serialised]
         if not (self.domain and events):

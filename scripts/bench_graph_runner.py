@@ -48,7 +48,7 @@ def main() -> int:
     agent = Agent.load(str(models[-1]))
     ordered = agent.processor.graph_runner
     dask = DaskGraphRunner.__new__(DaskGraphRunner)
-    dask.__dict__.update({k: v for k, v in ordered.__dict__.items() if not k.startswith("_cskh")})
+    dask.__dict__.update({k: v for k, v in ordered.__dict__.items() if k != "_orders"})
     metadata = agent.processor.model_metadata
     tracker = DialogueStateTracker("bench", agent.domain.slots)
     tracker.update(ActionExecuted("action_listen"))

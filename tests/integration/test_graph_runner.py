@@ -26,7 +26,7 @@ def runners(trained_model):
     ordered = agent.processor.graph_runner
     assert isinstance(ordered, rasa_tuning.OrderedGraphRunner)  # what the gateway's processor gets
     dask = DaskGraphRunner.__new__(DaskGraphRunner)
-    dask.__dict__.update({k: v for k, v in ordered.__dict__.items() if not k.startswith("_cskh")})  # same nodes
+    dask.__dict__.update({k: v for k, v in ordered.__dict__.items() if k != "_orders"})  # same nodes
     return agent, dask, ordered
 
 

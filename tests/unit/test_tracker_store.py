@@ -20,7 +20,7 @@ DOMAIN = Domain.from_dict({"slots": {"order_code": {"type": "text", "mappings": 
 
 
 def _store(cls, path: Path):
-    store = cls(dialect="sqlite", db=str(path))
+    store = cls(dialect="sqlite", db=str(path), **({"cache_size": 1000} if cls is CountingSQLTrackerStore else {}))
     store.domain = DOMAIN
     return store
 
