@@ -294,7 +294,7 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     for name, by in styles.items():
         print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
     if not args.quick:
-        print("\nlearned ranker: feature groups (fitted on KB pseudo-queries; threshold on dev)\n")
+        print("\nlearned ranker: variants (scorer fitted on KB pseudo-queries; calibrator and threshold on dev)\n")
         print(ablation_table(kbs[base], questions))
         faq = settings.kb_faq_threshold
         for name, mode in (("hybrid + learned ranker (the product default)", "ranker"), ("hybrid (fusion)", "hybrid")):

@@ -5,7 +5,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -51,16 +51,28 @@ class Encoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's vector, from an LRU cache keyed by the normalised text when it was seen."""
-        key = normalize(text)
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> List[np.ndarray]:
+        """Query vectors through the LRU cache; the ones not cached are encoded in one batch (a
+        long message and its last sentence cost one model call, not two)."""
+        keys = [normalize(t) for t in texts]
+        found: List[Optional[np.ndarray]] = [None] * len(texts)
         with self._lock:
-            vector = self._cache.get(key)
-            if vector is not None:
-                self._cache.move_to_end(key)
-                return vector
-        vector = self.encode([text])[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._cache[key] = vector
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return vector
+            for i, key in enumerate(keys):
+                vector = self._cache.get(key)
+                if vector is not None:
+                    self._cache.move_to_end(key)
+                    found[i] = vector
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        if missing:
+            for i, vector in zip(missing, self.encode([texts[i] for i in missing])):
+                vector = vector.copy()
+                vector.setflags(write=False)
+                found[i] = vector
+            with self._lock:
+                for i in missing:
+                    self._cache[keys[i]] = found[i]  # type: ignore[assignment]
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return [vector for vector in found if vector is not None]

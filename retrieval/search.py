@@ -26,7 +26,7 @@ from retrieval.corpus import Entry
 from retrieval.encoder import Encoder
 from retrieval.index import VectorIndex
 from retrieval.lexical import BM25, char_trigrams
-from retrieval.ranker import QueryView, Ranker, candidate_features
+from retrieval.ranker import QueryView, Ranker, Tail, candidate_features, last_sentence
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +285,15 @@ class KnowledgeBase:
                                   _UnitEntry(self._units), self._entry_units, self._bm25, self._trigrams,
                                   lambda e: self._centroid(e, held), found.vector, tuple(held))
 
+    def tail(self, text: str, vector: Optional[np.ndarray] = None) -> Tail:
+        """The candidates and features of a long message's last sentence (see
+        retrieval.ranker.last_sentence), or None; `vector` is that sentence's, if known."""
+        sentence = last_sentence(text)
+        if sentence is None:
+            return None
+        ids, X = self.features(self.candidates(sentence, vector))
+        return (ids, X) if ids else None
+
     def unit_items(self) -> List[Tuple[int, str, str]]:
         """(unit id, entry id, text) of every searchable text."""
         return [(uid, entry_id, text) for uid, (entry_id, text) in sorted(self._units.items())]
@@ -311,9 +320,17 @@ class KnowledgeBase:
                fusion: Optional[Fusion] = None) -> List[Hit]:
         """The top k entries; the first carries the confidence and whether it clears the threshold.
         Uses the tuned ranker unless a fusion is asked for."""
-        found = self.candidates(text, vector)
         if fusion is None and self.ranker is not None:
-            return self._ranked(found, k, self.ranker)
+            tail = None
+            if self.ranker.last_sentence_weight > 0:
+                sentence = last_sentence(text)
+                sentence_vector = None
+                encode_queries = getattr(self.encoder, "encode_queries", None)
+                if sentence is not None and vector is None and encode_queries is not None:
+                    vector, sentence_vector = encode_queries([text, sentence])  # one model call
+                tail = self.tail(text, sentence_vector)
+            return self._ranked(self.candidates(text, vector), k, self.ranker, tail)
+        found = self.candidates(text, vector)
         fusion = fusion or self.fusion
         hits = rank(found, fusion)
         if not hits:
@@ -322,11 +339,11 @@ class KnowledgeBase:
         top = Hit(hits[0].id, hits[0].score, hits[0].dense, hits[0].lexical, conf, conf >= fusion.threshold)
         return [top] + hits[1:k]
 
-    def _ranked(self, found: Candidates, k: int, ranker: Ranker) -> List[Hit]:
+    def _ranked(self, found: Candidates, k: int, ranker: Ranker, tail: Tail = None) -> List[Hit]:
         ids, X = self.features(found)
         if not ids:
             return []
-        scores = ranker.scores(X)
+        scores = ranker.ranking_scores(ids, X, tail)
         conf = ranker.confidence(scores, X)
         exact = {self._units[uid][0] for uid, score in found.dense_units if score >= EXACT_COSINE}
         if len(exact) == 1 and next(iter(exact)) in ids:  # one entry's own phrasing (see EXACT_COSINE)

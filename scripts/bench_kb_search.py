@@ -53,7 +53,7 @@ def main() -> int:
     if kb.ranker is None:
         print("no tuned ranker for this encoder (retrieval/ranker.json): run `cskh kb eval --write`")
         return 1
-    texts = [q.text for q in load_questions()]
+    texts = [q.text for q in load_questions(tuning=None)]
     vectors = kb.encoder.encode(texts)
     pairs = list(zip(texts, vectors))
     rows = [

@@ -58,6 +58,26 @@ def test_coverage_counts_the_query_terms_an_entrys_phrasings_contain(bm25):
     assert column(X, "b_contain")[fee] == pytest.approx(1.0)
 
 
+def test_cover_rest_leaves_out_the_product_names_the_query_mentions():
+    units = {1: ("phone-warranty", "nova x5 bảo hành bao lâu"), 2: ("fee", "phí giao hàng bao nhiêu")}
+    index = BM25()
+    index.add_many((uid, text) for uid, (_, text) in units.items())
+    unit_entry = {uid: entry for uid, (entry, _) in units.items()}
+    entry_units = {"phone-warranty": [1], "fee": [2]}
+
+    def row(query):
+        view = QueryView.of(query)
+        ids, X = candidate_features(view, [], index.top(query, n=10), unit_entry, entry_units, index)
+        return view, X[ids.index("phone-warranty")]
+
+    view, spec = row("Nova X5 pin bao nhiêu mAh")  # names the phone, asks what no entry answers
+    assert {"nova", "x5"} <= set(view.named) and "pin" not in view.named
+    assert spec[ALL_FEATURES.index("cover_rest")] < spec[ALL_FEATURES.index("cover")] / 2
+    _, claim = row("Nova X5 bảo hành bao lâu")  # names the phone and asks what the entry answers
+    assert claim[ALL_FEATURES.index("cover_rest")] == pytest.approx(1.0)
+    assert QueryView.of("phí giao hàng bao nhiêu").named == []
+
+
 def test_a_held_out_unit_is_invisible_to_every_feature(bm25):
     query = "phí giao hàng bao nhiêu"
     ids, X = features(bm25, query, exclude=[1])
@@ -249,3 +269,38 @@ def test_an_entrys_own_phrasing_is_answered_with_that_entry_confidently():
         assert (top.id, top.confidence >= EXACT_CONFIDENCE, top.confident) == (entry_id, True, True), text
     unrelated = kb.search("thời tiết hôm nay thế nào", k=1)
     assert not unrelated or unrelated[0].confidence < EXACT_CONFIDENCE
+
+
+def test_last_sentence_only_for_long_messages_of_several_sentences():
+    from retrieval.ranker import LAST_SENTENCE_WORDS, last_sentence
+
+    story = " ".join(["mình"] * LAST_SENTENCE_WORDS) + "."
+    assert last_sentence(story + " Phí ship bao nhiêu vậy shop?") == "Phí ship bao nhiêu vậy shop?"
+    assert last_sentence(story) is None  # one sentence: nothing to single out
+    assert last_sentence("Mình ở Huế. Phí ship bao nhiêu?") is None  # short: the whole text is the question
+
+
+def test_a_long_messages_last_sentence_moves_the_ranking():
+    from retrieval.ranker import LAST_SENTENCE_WEIGHT
+
+    ranker = Ranker(FEATURES, tuple([0.0] * len(FEATURES)), tuple([1.0] * len(FEATURES)),
+                    tuple(1.0 if name == "cover" else 0.0 for name in FEATURES))
+    X = np.zeros((2, len(ALL_FEATURES)))
+    X[:, ALL_FEATURES.index("cover")] = [0.6, 0.5]  # the whole message leans to "a"
+    tail_X = np.zeros((2, len(ALL_FEATURES)))
+    tail_X[:, ALL_FEATURES.index("cover")] = [0.9, 0.1]  # its last sentence is clearly about "b"
+    assert np.array_equal(ranker.ranking_scores(["a", "b"], X), ranker.scores(X))
+    mixed = ranker.ranking_scores(["a", "b"], X, (["b", "c"], tail_X))
+    # "a" was not retrieved by the last sentence: it gets that sentence's lowest score (0.1)
+    expected = (np.array([0.6, 0.5]) + LAST_SENTENCE_WEIGHT * np.array([0.1, 0.9])) / (1 + LAST_SENTENCE_WEIGHT)
+    assert np.allclose(mixed, expected) and mixed.argmax() == 1
+    assert np.array_equal(ranker.ranking_scores(["a", "b"], X, ([], np.zeros((0, len(ALL_FEATURES))))), ranker.scores(X))
+
+
+def test_kb_search_reads_a_long_messages_last_sentence():
+    kb = small_kb(trained_ranker())
+    story = "Mình ở xa trung tâm, ngày nào cũng đi làm từ sáng sớm tới tối muộn, nhà không có ai ở nhà cả tuần, " \
+            "con cái thì đi học hết, ông bà lại ở quê nên mình rất ngại chuyện nhận hàng và đi lại. "
+    assert kb.tail(story + "Số hotline tổng đài là gì?") is not None
+    assert kb.tail("số hotline tổng đài") is None
+    assert kb.search(story + "Số hotline tổng đài là gì?", k=1)[0].id == "hotline"

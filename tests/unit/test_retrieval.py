@@ -170,3 +170,48 @@ def test_eval_split_is_stable_and_disjoint():
     assert {q.id for q in dev}.isdisjoint({q.id for q in test}) and len(dev) + len(test) == len(questions)
     assert len([q for q in test if q.entry]) >= 300 and len([q for q in test if not q.entry]) >= 50
     assert split(questions) == (dev, test)
+
+
+def test_tuning_questions_are_development_data_only(tmp_path):
+    from retrieval.evaluate import QUESTIONS, TUNING, load_questions, split
+
+    questions = load_questions()
+    dev, test = split(questions)
+    extra = [q for q in questions if q.dev_only]
+    assert len(extra) == len(TUNING.read_text(encoding="utf-8").splitlines()) > 0
+    assert all(q in dev for q in extra) and not any(q.dev_only for q in test)
+    assert split(load_questions(QUESTIONS, tuning=None))[1] == test  # the test split does not depend on them
+    clash = tmp_path / "clash.jsonl"
+    clash.write_text(QUESTIONS.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_questions(QUESTIONS, clash)
+
+
+def test_a_long_message_and_its_last_sentence_are_encoded_in_one_call(kb):
+    from dataclasses import replace
+
+    from retrieval.ranker import last_sentence
+
+    story = ("Mình đang cân nhắc mua vài món nhỏ như sạc dự phòng với tai nghe để tặng bạn, nhưng mấy lần "
+             "mua online ở chỗ khác thì phí vận chuyển còn đắt hơn tiền hàng nên mình hơi ngại. ")
+    message = story + "Cho mình hỏi số hotline của shop là gì?"
+    assert last_sentence(message) == "Cho mình hỏi số hotline của shop là gì?"
+    kb.encoder._cache.clear()
+    calls = []
+    encode = kb.encoder.encode
+    kb.encoder.encode = lambda texts, **kw: calls.append(list(texts)) or encode(texts, **kw)
+    try:
+        top = kb.search(message, k=1)[0]
+    finally:
+        kb.encoder.encode = encode
+    assert calls == [[message, "Cho mình hỏi số hotline của shop là gì?"]]  # one batch, both texts
+    assert top.id == "contact-hotline"
+    shipped = kb.ranker
+    try:  # the story is about shipping fees: without its last sentence the answer is less sure
+        kb.ranker = replace(shipped, last_sentence_weight=0.0)
+        assert kb.search(message, k=1)[0].confidence < top.confidence
+    finally:
+        kb.ranker = shipped
+    # batched vectors are the ones a call of their own would give, and both are cached now
+    assert np.allclose(kb.encoder.encode_query(message), encode([message])[0], atol=1e-5)
+    assert len(kb.encoder._cache) == 2
