@@ -251,8 +251,8 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     from pathlib import Path as _Path
 
     from cskh.settings import get_settings
-    from retrieval.evaluate import (HEADER, QUESTIONS, ablation_table, load_questions, row, split, threshold_table,
-                                    tune_and_measure)
+    from retrieval.evaluate import (HEADER, QUESTIONS, ablation_table, load_questions, overview_table, read_short, row,
+                                    split, threshold_table, tune_and_measure)
     from retrieval.ranker import Ranker
 
     questions = load_questions(_Path(args.questions) if args.questions else QUESTIONS)
@@ -304,6 +304,12 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
             strict = round(config.threshold, 6)
             marks[strict] = (marks.get(strict, "") + " (strict, tuned)").strip()
             print(threshold_table(kbs[base], questions, config, sorted(marks.items())))
+        ranker = tuned[(base, "ranker")]
+        print("\nanswers with overviews (faq_corpus `covers`): a generic question split among an overview and the "
+              "entries it covers is answered with the overview\n")
+        groups = [("dev", dev), ("test", test), ("short (retrieval/eval/short_vi.jsonl)", read_short())]
+        print(overview_table(kbs[base], groups, ranker,
+                             [(round(faq, 6), "(FAQ intent)"), (round(ranker.threshold, 6), "(strict, tuned)")]))
     if args.write:
         model = args.write_for or base
         key = _finetuned(model) or model

@@ -44,6 +44,8 @@ class EntryBody(BaseModel):
     questions: Questions
     answer: Answers
     tags: conlist(constr(max_length=64), max_items=20) = []  # type: ignore[valid-type]
+    # An overview: the ids of the entries whose facts its answer contains (faq_corpus/README.md).
+    covers: conlist(constr(max_length=128), max_items=50) = []  # type: ignore[valid-type]
 
 
 class EntryCreate(EntryBody):
@@ -62,7 +64,21 @@ class EntryPublic(EntryBody):
 
 def to_entry(entry_id: str, body: EntryBody) -> Entry:
     answers = {"vi": body.answer.vi, **({"en": body.answer.en} if body.answer.en else {})}
-    return Entry(entry_id, tuple(body.questions.vi) + tuple(body.questions.en), answers, tuple(body.tags))
+    return Entry(entry_id, tuple(body.questions.vi) + tuple(body.questions.en), answers, tuple(body.tags),
+                 covers=tuple(dict.fromkeys(body.covers)))
+
+
+def check_covers(kb: KnowledgeBase, entry: Entry) -> None:
+    """422 unless every entry `entry` covers exists, is no overview and has no other overview,
+    and `entry` itself, if it covers anything, is not covered by one."""
+    for child in entry.covers:
+        other = kb.entries.get(child)
+        if other is None or child == entry.id or other.covers or kb.covering(child) not in (None, entry.id):
+            raise HTTPException(status_code=422, detail=f"covers: {child!r} is missing, an overview, or covered "
+                                                        "by another overview")
+    if entry.covers and kb.covering(entry.id) is not None:
+        raise HTTPException(status_code=422, detail=f"{entry.id} is covered by {kb.covering(entry.id)}, "
+                                                    "so it cannot be an overview")
 
 
 def to_public(entry: Entry) -> EntryPublic:
@@ -72,7 +88,7 @@ def to_public(entry: Entry) -> EntryPublic:
     vi = [q for q in entry.questions if q not in en] or list(entry.questions)
     return EntryPublic(id=entry.id, questions=Questions(vi=vi, en=en),
                        answer=Answers(vi=entry.answers.get("vi") or entry.answer("vi"), en=entry.answers.get("en")),
-                       tags=list(entry.tags))
+                       tags=list(entry.tags), covers=list(entry.covers))
 
 
 def _kb(request: Request) -> KnowledgeBase:
@@ -108,6 +124,7 @@ async def create_entry(body: EntryCreate, request: Request) -> EntryPublic:
     if body.id in _kb(request).entries:
         raise HTTPException(status_code=409, detail=f"entry {body.id} exists; use PUT to change it")
     entry = to_entry(body.id, body)
+    check_covers(_kb(request), entry)
     await _apply(request, entry, body.id)
     return to_public(entry)
 
@@ -117,6 +134,7 @@ async def replace_entry(entry_id: str, body: EntryBody, request: Request) -> Ent
     if not ENTRY_ID.match(entry_id):
         raise HTTPException(status_code=422, detail="id must be lower-case letters, digits and dashes")
     entry = to_entry(entry_id, body)
+    check_covers(_kb(request), entry)
     await _apply(request, entry, entry_id)
     return to_public(entry)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Request
@@ -17,7 +18,8 @@ router = APIRouter(prefix="/kb", tags=["knowledge base"])
 class SearchRequest(BaseModel):
     text: constr(strict=True, min_length=1, max_length=4000)  # type: ignore[valid-type]
     top_k: conint(strict=True, ge=1, le=50) = 5  # type: ignore[valid-type]
-    # The confidence the caller will require (the FAQ path's CSKH_KB_FAQ_THRESHOLD); only counts abstentions.
+    # The confidence the caller will require (the FAQ path's CSKH_KB_FAQ_THRESHOLD): it decides
+    # whether an overview answers a generic question (KnowledgeBase.search) and counts abstentions.
     threshold: Optional[confloat(ge=0.0, le=1.0)] = None  # type: ignore[valid-type]
 
 
@@ -27,7 +29,8 @@ async def search(body: SearchRequest, request: Request) -> Dict[str, Any]:
     text = clean_text(body.text)
     if not text.strip():
         return {"hits": []}  # nothing to look for (whitespace, control or invisible characters only)
-    hits = await asyncio.get_running_loop().run_in_executor(None, kb.search, text, body.top_k)
+    hits = await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(kb.search, text, body.top_k, threshold=body.threshold))
     kind = "calibrated" if body.threshold is None else "caller"
     metrics.KB_SEARCHES.labels(kind).inc()
     if not hits or not (hits[0].confident if body.threshold is None else hits[0].confidence >= body.threshold):

@@ -19,18 +19,22 @@ class Entry:
     tags: Tuple[str, ...] = ()
     source: str = ""   # for document passages: the file they come from
     heading: str = ""  # … and the heading they sit under
+    # An overview entry names the entries its answer contains ("store-locations" gives both
+    # stores' addresses and hours). A short, generic question whose candidates are split among
+    # them is answered with the overview (KnowledgeBase.search).
+    covers: Tuple[str, ...] = ()
 
     def answer(self, language: str) -> str:
         return self.answers.get(language) or self.answers.get("vi") or next(iter(self.answers.values()), "")
 
     def to_json(self) -> dict:
         return {"id": self.id, "questions": list(self.questions), "answers": self.answers, "tags": list(self.tags),
-                "source": self.source, "heading": self.heading}
+                "source": self.source, "heading": self.heading, "covers": list(self.covers)}
 
     @classmethod
     def from_json(cls, data: dict) -> "Entry":
         return cls(data["id"], tuple(data["questions"]), dict(data.get("answers") or {}), tuple(data.get("tags") or ()),
-                   data.get("source", ""), data.get("heading", ""))
+                   data.get("source", ""), data.get("heading", ""), tuple(data.get("covers") or ()))
 
 
 class CorpusError(ValueError):
@@ -52,8 +56,23 @@ def load_faq_dir(directory: Path) -> List[Entry]:
             answers = {lang: text for lang, text in (raw.get("answer") or {}).items() if text}
             if not variants or not answers:
                 raise CorpusError(f"{path}: entry {entry_id} needs questions and an answer")
-            entries.append(Entry(entry_id, tuple(variants), answers, tuple(raw.get("tags") or ())))
+            entries.append(Entry(entry_id, tuple(variants), answers, tuple(raw.get("tags") or ()),
+                                 covers=tuple(raw.get("covers") or ())))
+    check_covers(entries, str(directory))
     return entries
+
+
+def check_covers(entries: Iterable[Entry], where: str) -> None:
+    """Every entry an overview covers exists, is not itself an overview, and has one overview."""
+    by_id = {entry.id: entry for entry in entries}
+    owner: Dict[str, str] = {}
+    for entry in by_id.values():
+        for child in entry.covers:
+            if child not in by_id or child == entry.id or by_id[child].covers:
+                raise CorpusError(f"{where}: {entry.id} covers {child!r}, which is missing or an overview itself")
+            if child in owner:
+                raise CorpusError(f"{where}: {child} is covered by both {owner[child]} and {entry.id}")
+            owner[child] = entry.id
 
 
 def load_jsonl(path: Path) -> List[Entry]:

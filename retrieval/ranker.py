@@ -23,11 +23,13 @@ and a few raw features. Both are fitted by `fit()` on pseudo-queries from the KB
 phrasing held out from the index and searched for (leave-one-phrasing-out: is the top entry
 right?) and each entry held out entirely (leave-one-entry-out: the right answer is not in the KB).
 The scorer never sees an evaluation question; the calibrator also learns from the development
-split (real questions, unanswerable ones included, weighted as much as all pseudo-queries
-together), and `cskh kb eval --write` picks the answer threshold on that split's out-of-fold
+split (real questions, unanswerable ones included, weighted twice as much as all pseudo-queries
+together: evaluate.DEV_WEIGHT), and `cskh kb eval --write` picks the answer threshold on that split's out-of-fold
 confidences and saves everything to retrieval/ranker.json. The test split is used for nothing but
 figures. A long message is ranked by its own features and, with less weight, by its last
-sentence's (LAST_SENTENCE_WEIGHT).
+sentence's (LAST_SENTENCE_WEIGHT). When the top entry is not confident but its family (an
+overview entry and the entries it covers, faq_corpus `covers`) is, the overview answers
+(`Ranker.choose`).
 """
 from __future__ import annotations
 
@@ -54,7 +56,9 @@ GROUPS: Dict[str, Tuple[str, ...]] = {
 }
 TRIGRAM_FEATURES: Tuple[str, ...] = ("t_contain", "t_gap")
 FEATURES: Tuple[str, ...] = tuple(name for group in GROUPS.values() for name in group)  # the product's
-ALL_FEATURES: Tuple[str, ...] = FEATURES + TRIGRAM_FEATURES  # the columns candidate_features computes
+# Of the query itself, the same for every candidate (for the calibrator): log(1 + its distinct terms).
+QUERY_FEATURES: Tuple[str, ...] = ("q_terms",)
+ALL_FEATURES: Tuple[str, ...] = FEATURES + TRIGRAM_FEATURES + QUERY_FEATURES  # the columns candidate_features computes
 CONFIDENCE_FEATURES: Tuple[str, ...] = (
     "score", "margin", "softmax", "d_max", "c_cos", "l_sat", "cover", "cover_frac", "b_contain", "cover_rest",
 )
@@ -217,6 +221,7 @@ def candidate_features(query: QueryView, dense_hits: UnitHits, lexical_hits: Uni
         "cover": cover, "cover_gap": cover - cover.max(), "cover_frac": cover_frac,
         "cover_frac_gap": cover_frac - cover_frac.max(),
         "cover_rest": cover_rest, "cover_rest_gap": cover_rest - cover_rest.max(), "b_contain": b_contain, "b_gap": b_contain - b_contain.max(),
+        "q_terms": np.full(n, math.log1p(len(query.terms))),
     }
     return ids, np.column_stack([columns[name] for name in ALL_FEATURES])
 
@@ -284,6 +289,33 @@ class Ranker:
         floor = min(tail_scores.values())
         tail_part = np.array([tail_scores.get(e, floor) for e in ids])
         return (scores + weight * tail_part) / (1.0 + weight)
+
+    def family_confidence(self, ids: Sequence[str], scores: np.ndarray, X: np.ndarray, family: set) -> float:
+        """The confidence that the answer is one of `family` (an overview and the entries it
+        covers): the family's candidates count as one, its best-scored member."""
+        members = [i for i, e in enumerate(ids) if e in family]
+        if not members:
+            return 0.0
+        best = max(members, key=lambda i: scores[i])
+        rows = [best] + [i for i, e in enumerate(ids) if e not in family]
+        return self.confidence(scores[rows], X[rows])
+
+    def choose(self, ids: Sequence[str], scores: np.ndarray, X: np.ndarray, threshold: float,
+               overview_of: Callable[[str], Optional[Tuple[str, Sequence[str]]]]) -> Tuple[str, float]:
+        """The entry to answer with and its confidence. The top-scored entry, unless it falls
+        short of `threshold` while its family (the overview it belongs to, with everything the
+        overview covers) clears both `threshold` and this ranker's own (strict, tuned) threshold:
+        then the overview, whose answer contains every member's. The strict threshold was picked
+        with this step included; a looser path's threshold (the FAQ intent's) applies to single
+        entries only. `overview_of(entry)` gives (overview id, covered ids) or None."""
+        top = ids[int(np.argmax(scores))]
+        conf = self.confidence(scores, X)
+        family = overview_of(top) if conf < threshold else None
+        if family is not None:
+            pooled = self.family_confidence(ids, scores, X, {family[0], *family[1]})
+            if pooled >= max(threshold, self.threshold):
+                return family[0], pooled
+        return top, conf
 
     def confidence(self, scores: np.ndarray, X: np.ndarray) -> float:
         if not len(scores):

@@ -160,6 +160,7 @@ class KnowledgeBase:
         self.entries: Dict[str, Entry] = {}
         self._units: Dict[int, Tuple[str, str]] = {}  # vector id → (entry id, text)
         self._entry_units: Dict[str, List[int]] = {}
+        self._overview: Dict[str, str] = {}  # covered entry id → its overview's id (Entry.covers)
         self._entry_sum: Dict[str, np.ndarray] = {}  # sum of an entry's unit vectors (entries with 2+ units)
         self._centroids: Dict[str, Optional[np.ndarray]] = {}  # cache of normalised sums
         self._next_id = 0
@@ -185,6 +186,7 @@ class KnowledgeBase:
         new_units: List[Tuple[int, str, str]] = []
         for entry in entries:
             self.entries[entry.id] = entry
+            self._overview.update({child: entry.id for child in entry.covers})
             for text in entry.questions:
                 new_units.append((self._next_id, entry.id, text))
                 self._next_id += 1
@@ -219,7 +221,9 @@ class KnowledgeBase:
     def delete(self, entry_id: str) -> bool:
         if entry_id not in self.entries:
             return False
-        del self.entries[entry_id]
+        for child in self.entries.pop(entry_id).covers:
+            if self._overview.get(child) == entry_id:
+                del self._overview[child]
         stale = self._entry_units.pop(entry_id, [])
         self._entry_sum.pop(entry_id, None)
         self._centroids.pop(entry_id, None)
@@ -294,6 +298,19 @@ class KnowledgeBase:
         ids, X = self.features(self.candidates(sentence, vector))
         return (ids, X) if ids else None
 
+    def overview_of(self, entry_id: str) -> Optional[Tuple[str, Tuple[str, ...]]]:
+        """The overview `entry_id` belongs to (itself, if it is one) and what that overview
+        covers, or None."""
+        entry = self.entries.get(entry_id)
+        if entry is not None and entry.covers:
+            return entry.id, entry.covers
+        overview = self.entries.get(self.covering(entry_id) or "")
+        return (overview.id, overview.covers) if overview is not None else None
+
+    def covering(self, entry_id: str) -> Optional[str]:
+        """The id of the overview that covers `entry_id`, or None."""
+        return self._overview.get(entry_id)
+
     def unit_items(self) -> List[Tuple[int, str, str]]:
         """(unit id, entry id, text) of every searchable text."""
         return [(uid, entry_id, text) for uid, (entry_id, text) in sorted(self._units.items())]
@@ -317,9 +334,13 @@ class KnowledgeBase:
             return self.features(self.candidates(text, vector, exclude), held)
 
     def search(self, text: str, k: int = 5, vector: Optional[np.ndarray] = None,
-               fusion: Optional[Fusion] = None) -> List[Hit]:
-        """The top k entries; the first carries the confidence and whether it clears the threshold.
-        Uses the tuned ranker unless a fusion is asked for."""
+               fusion: Optional[Fusion] = None, threshold: Optional[float] = None) -> List[Hit]:
+        """The top k entries; the first carries the confidence and whether it clears the
+        (calibrated) threshold. Uses the tuned ranker unless a fusion is asked for.
+
+        With the ranker, the first hit is the entry to answer with (Ranker.choose): the best one,
+        or the overview of its family when only the family clears `threshold` (the confidence
+        the caller will require; the calibrated threshold by default)."""
         if fusion is None and self.ranker is not None:
             tail = None
             if self.ranker.last_sentence_weight > 0:
@@ -329,7 +350,7 @@ class KnowledgeBase:
                 if sentence is not None and vector is None and encode_queries is not None:
                     vector, sentence_vector = encode_queries([text, sentence])  # one model call
                 tail = self.tail(text, sentence_vector)
-            return self._ranked(self.candidates(text, vector), k, self.ranker, tail)
+            return self._ranked(self.candidates(text, vector), k, self.ranker, tail, threshold)
         found = self.candidates(text, vector)
         fusion = fusion or self.fusion
         hits = rank(found, fusion)
@@ -339,22 +360,29 @@ class KnowledgeBase:
         top = Hit(hits[0].id, hits[0].score, hits[0].dense, hits[0].lexical, conf, conf >= fusion.threshold)
         return [top] + hits[1:k]
 
-    def _ranked(self, found: Candidates, k: int, ranker: Ranker, tail: Tail = None) -> List[Hit]:
+    def _ranked(self, found: Candidates, k: int, ranker: Ranker, tail: Tail = None,
+                threshold: Optional[float] = None) -> List[Hit]:
         ids, X = self.features(found)
         if not ids:
             return []
         scores = ranker.ranking_scores(ids, X, tail)
-        conf = ranker.confidence(scores, X)
+        chosen, conf = ranker.choose(ids, scores, X, ranker.threshold if threshold is None else threshold,
+                                     self.overview_of)
         exact = {self._units[uid][0] for uid, score in found.dense_units if score >= EXACT_COSINE}
         if len(exact) == 1 and next(iter(exact)) in ids:  # one entry's own phrasing (see EXACT_COSINE)
             i = ids.index(next(iter(exact)))
             if scores[i] < scores.max():
                 scores = scores.copy()
                 scores[i] = scores.max() + 1e-6
-            conf = max(conf, EXACT_CONFIDENCE)
-        order = np.argsort(-scores, kind="stable")[:k]
+            chosen, conf = ids[i], max(conf, EXACT_CONFIDENCE)
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        if chosen in ids:  # the overview first, the rest in score order
+            order.remove(ids.index(chosen))
+            order.insert(0, ids.index(chosen))
         hits = [Hit(ids[i], float(scores[i]), max(found.dense.get(ids[i], 0.0), 0.0), found.lexical.get(ids[i], 0.0))
-                for i in order]
+                for i in order[:k]]
+        if chosen not in ids:  # an overview the search did not retrieve
+            hits = [Hit(chosen, float(scores.max()), 0.0, 0.0)] + hits[:k - 1]
         hits[0] = Hit(hits[0].id, hits[0].score, hits[0].dense, hits[0].lexical, conf, conf >= ranker.threshold)
         return hits
 
@@ -378,6 +406,7 @@ class KnowledgeBase:
         for line in (directory / "entries.jsonl").read_text(encoding="utf-8").splitlines():
             entry = Entry.from_json(json.loads(line))
             kb.entries[entry.id] = entry
+            kb._overview.update({child: entry.id for child in entry.covers})
         units = [json.loads(line) for line in (directory / "units.jsonl").read_text(encoding="utf-8").splitlines()]
         for unit in units:
             kb._units[unit["id"]] = (unit["entry"], unit["text"])

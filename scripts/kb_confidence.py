@@ -3,9 +3,11 @@
   python scripts/kb_confidence.py "phí ship bao nhiêu vậy shop?" "cửa hàng ở đâu"
 
 Loads the built index (CSKH_KB_INDEX_DIR, `make kb` builds it) with the tuned ranker and prints,
-per question, the confidence, the top entry, and which thresholds it clears: the FAQ path's
-(CSKH_KB_FAQ_THRESHOLD, when NLU classified the message as an FAQ question) and the strict one
-(every other path). Below the threshold of its path the assistant says it is not sure.
+per question and path, the entry the assistant answers with, its confidence, and whether it clears
+that path's threshold: the FAQ path's (CSKH_KB_FAQ_THRESHOLD, when NLU classified the message as
+an FAQ question) and the strict one (every other path). Below the threshold of its path the
+assistant says it is not sure. The entry can differ by path: an overview is chosen only when its
+family clears the path's threshold and the top entry alone does not.
 """
 from __future__ import annotations
 
@@ -30,16 +32,19 @@ def main() -> int:
     kb = KnowledgeBase.load(settings.kb_index_dir, Encoder(read_meta(settings.kb_index_dir)["model"]))
     strict = kb.ranker.threshold if kb.ranker is not None else kb.fusion.threshold
     faq = settings.kb_faq_threshold
-    print(f"| question | confidence | top entry | FAQ path (≥ {faq:.2f}) | other paths (≥ {strict:.3f}) |")
-    print("|---|---|---|---|---|")
+    print(f"| question | FAQ path (≥ {faq:.2f}) | other paths (≥ {strict:.3f}) |")
+    print("|---|---|---|")
     for text in args.questions:
-        hits = kb.search(text, k=1)
-        if not hits:
-            print(f"| {text} | 0.00 | (none) | not sure | not sure |")
-            continue
-        top = hits[0]
-        verdict = lambda threshold: "answers" if top.confidence >= threshold else "not sure"  # noqa: E731
-        print(f"| {text} | {top.confidence:.2f} | {top.id} | {verdict(faq)} | {verdict(strict)} |")
+        cells = []
+        for threshold in (faq, strict):
+            hits = kb.search(text, k=1, threshold=threshold)
+            if not hits:
+                cells.append("not sure (no candidate)")
+                continue
+            top = hits[0]
+            verdict = "answers" if top.confidence >= threshold else "not sure"
+            cells.append(f"{verdict}: {top.id} {top.confidence:.2f}")
+        print(f"| {text} | " + " | ".join(cells) + " |")
     return 0
 
 

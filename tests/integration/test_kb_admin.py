@@ -48,9 +48,26 @@ def test_created_entry_is_answered_at_once_then_changed_then_removed(server, cus
     ({"id": "no-questions", "questions": {"vi": []}, "answer": {"vi": "Dạ ok"}}, 422),
     ({"id": "no-answer", "questions": {"vi": ["câu hỏi"]}}, 422),
     ({"id": "contact-hotline", "questions": {"vi": ["hotline"]}, "answer": {"vi": "Dạ, trùng"}}, 409),
+    # an overview must cover existing entries that no other overview covers
+    ({"id": "all-gifts", "questions": {"vi": ["quà tặng"]}, "answer": {"vi": "Dạ ok"}, "covers": ["nope"]}, 422),
+    ({"id": "all-stores", "questions": {"vi": ["cửa hàng"]}, "answer": {"vi": "Dạ ok"}, "covers": ["store-hcm"]}, 422),
+    ({"id": "all-stores", "questions": {"vi": ["cửa hàng"]}, "answer": {"vi": "Dạ ok"},
+      "covers": ["store-locations"]}, 422),
 ])
 def test_bad_entries_get_a_clear_4xx(server, body, status):
     assert httpx.post(f"{server}/admin/kb/entries", json=body, headers=AUTH).status_code == status
+
+
+def test_an_overview_shows_what_it_covers_and_keeps_it_through_an_edit(server):
+    overview = httpx.get(f"{server}/admin/kb/entries/store-locations", headers=AUTH).json()
+    assert {"store-hcm", "store-hanoi"} <= set(overview["covers"])
+    body = {k: v for k, v in overview.items() if k != "id"}
+    assert httpx.put(f"{server}/admin/kb/entries/store-locations", json=body, headers=AUTH).status_code == 200
+    assert httpx.get(f"{server}/admin/kb/entries/store-locations", headers=AUTH).json()["covers"] == overview["covers"]
+    # a covered entry cannot become an overview itself
+    hcm = {k: v for k, v in httpx.get(f"{server}/admin/kb/entries/store-hcm", headers=AUTH).json().items() if k != "id"}
+    assert httpx.put(f"{server}/admin/kb/entries/store-hcm", json=dict(hcm, covers=["store-hours"]),
+                     headers=AUTH).status_code == 422
 
 
 def test_deleting_a_missing_entry_is_404(server):

@@ -187,12 +187,12 @@ def test_the_faq_path_threshold_stays_looser_than_the_shipped_strict_one():
 
 
 def test_threshold_meets_both_precision_and_abstention_targets():
-    from retrieval.evaluate import Question, pick_threshold
+    from retrieval.evaluate import Question, Result, pick_threshold
 
     questions = [Question(f"a{i}", "", "x", "") for i in range(11)]
     questions += [Question(f"u{i}", "", None, "") for i in range(4)]
-    results = [(["x"], 0.9 - i * 0.05) for i in range(10)] + [(["y"], 0.42)]  # ten right, one wrong
-    results += [(["x"], c) for c in (0.95, 0.4, 0.3, 0.2)]  # unanswerable: one answered confidently
+    results = [Result(["x"], 0.9 - i * 0.05) for i in range(10)] + [Result(["y"], 0.42)]  # ten right, one wrong
+    results += [Result(["x"], c) for c in (0.95, 0.4, 0.3, 0.2)]  # unanswerable: one answered confidently
     # at 0.45: 10 right of 11 answers (0.909), 3 of 4 unanswerable declined; lower adds the wrong one
     assert pick_threshold(questions, results, precision=0.9, abstention=0.0) == pytest.approx(0.45)
     assert pick_threshold(questions, results, precision=0.9, abstention=0.75) == pytest.approx(0.45)

@@ -1,5 +1,6 @@
 """Retrieval layers. The index needs no model (random unit vectors); the KB uses the real encoder."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +216,23 @@ def test_a_long_message_and_its_last_sentence_are_encoded_in_one_call(kb):
     # batched vectors are the ones a call of their own would give, and both are cached now
     assert np.allclose(kb.encoder.encode_query(message), encode([message])[0], atol=1e-5)
     assert len(kb.encoder._cache) == 2
+
+
+def test_tuning_questions_are_no_near_copies_of_faq_phrasings_or_evaluation_questions():
+    from retrieval.corpus import load_faq_dir
+    from retrieval.evaluate import QUESTIONS, SHORT, TUNING, TUNING_MAX_JACCARD, _read, read_short
+    from retrieval.lexical import char_trigrams
+
+    def trigrams(text):
+        return set(char_trigrams(text))
+
+    faq = Path(__file__).resolve().parents[2] / "faq_corpus"
+    others = [trigrams(t) for e in load_faq_dir(faq) for t in e.questions]
+    others += [trigrams(q.text) for q in _read(QUESTIONS, False) + read_short()]
+    for q in _read(TUNING, True):
+        mine = trigrams(q.text)
+        worst = max(len(mine & o) / len(mine | o) for o in others)
+        assert worst <= TUNING_MAX_JACCARD, q.text
+    short = read_short()
+    assert len(short) >= 40 and sum(q.entry is None for q in short) >= 10 and SHORT.exists()
+    assert {q.id for q in short}.isdisjoint({q.id for q in _read(TUNING, True) + _read(QUESTIONS, False)})
