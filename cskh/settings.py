@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # When NLU already classified the message as an FAQ question, a lower KB confidence suffices
     # (measured trade-off in the README: tuned on the dev split for the learned ranker's calibrated
     # confidence); greetings, out-of-scope and fallbacks need the strict one.
-    kb_faq_threshold: float = 0.50
+    kb_faq_threshold: float = 0.60
     kb_poll_seconds: float = 5.0  # re-read KB edits other processes wrote to the app database; 0 off
 
     # Hand-off to people. Each trigger is a setting (0 / false turns it off).

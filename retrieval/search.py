@@ -339,8 +339,9 @@ class KnowledgeBase:
         (calibrated) threshold. Uses the tuned ranker unless a fusion is asked for.
 
         With the ranker, the first hit is the entry to answer with (Ranker.choose): the best one,
-        or the overview of its family when only the family clears `threshold` (the confidence
-        the caller will require; the calibrated threshold by default)."""
+        or the overview of its family when the best one falls short of `threshold` (the
+        confidence the caller will require; the calibrated threshold by default) and the family
+        clears both that and the calibrated one."""
         if fusion is None and self.ranker is not None:
             tail = None
             if self.ranker.last_sentence_weight > 0:

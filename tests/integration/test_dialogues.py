@@ -88,6 +88,12 @@ def test_faq_shipping_fee(customer):
     assert "500.000₫" in reply and "30.000₫" in reply
 
 
+def test_a_generic_question_gets_the_overview(customer):
+    # no single stores entry is confident here; their family is, so the overview answers (Ranker.choose)
+    reply = customer().text("Cửa hàng Sao Mai nằm ở đâu vậy?")
+    assert "123 Nguyễn Trãi" in reply and "45 Cầu Giấy" in reply
+
+
 def test_faq_hotline_without_diacritics(customer):
     reply = customer().text("so hotline cua shop la gi")
     assert "1900 6868" in reply
