@@ -195,7 +195,8 @@ class Result:
             return None
         if self.confidence >= threshold:
             return self.ids[0]
-        stepped = self.overview is not None and self.family >= max(threshold, self.family_floor)
+        stepped = self.overview is not None and learned.overview_answers(self.confidence, self.family, threshold,
+                                                                        self.family_floor)
         return self.overview if stepped else None
 
     def right(self, entry: Optional[str], threshold: float) -> bool:
@@ -351,8 +352,9 @@ def tune_ranker_out_of_fold(kb: KnowledgeBase, dev: Sequence[Question], features
                             last_sentence_weight: float = learned.LAST_SENTENCE_WEIGHT,
                             overview_step: bool = True, dev_weight: float = DEV_WEIGHT) -> Tuple[Ranker, List[Result]]:
     """The scorer on pseudo-queries; the calibrator on pseudo-queries and the dev split (dev
-    weighted `dev_weight` times as much as all pseudo-queries together); the threshold on the dev split's out-of-fold confidences, for the
-    answers the product gives (with the overview step unless `overview_step` is False).
+    weighted `dev_weight` times as much as all pseudo-queries together); the threshold on the dev
+    split's out-of-fold confidences, for the answers the product gives (with the overview step
+    unless `overview_step` is False).
 
     The calibrator learns from dev, so a threshold picked on its in-sample confidences is
     optimistic (the unanswerable dev questions it was fitted to decline look easier than new

@@ -242,6 +242,12 @@ def confidence_features(scores: np.ndarray, X: np.ndarray,
     return [best, best - second, softmax] + [float(X[top, _COLUMN[name]]) for name in names[3:]]
 
 
+def overview_answers(confidence: float, family: float, threshold: float, strict: float) -> bool:
+    """The overview step's rule (Ranker.choose, and the evaluation's Result.answer): the top entry
+    is below `threshold` and its family clears both that and the ranker's `strict` threshold."""
+    return confidence < threshold and family >= max(threshold, strict)
+
+
 @dataclass(frozen=True)
 class Ranker:
     """Tuned parameters: the candidate scorer, the confidence calibrator and the answer threshold."""
@@ -313,7 +319,7 @@ class Ranker:
         family = overview_of(top) if conf < threshold else None
         if family is not None:
             pooled = self.family_confidence(ids, scores, X, {family[0], *family[1]})
-            if pooled >= max(threshold, self.threshold):
+            if overview_answers(conf, pooled, threshold, self.threshold):
                 return family[0], pooled
         return top, conf
 
