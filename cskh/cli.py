@@ -319,6 +319,22 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_public_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path as _Path
+
+    from cskh.settings import ROOT, get_settings
+    from retrieval.corpus import CorpusError
+    from retrieval.public_qa import run
+
+    model = args.model or get_settings().embedding_model
+    try:
+        print(run(_Path(args.data), model, ROOT / "models" / "embedder-public" if args.finetune else None, args.epochs))
+    except CorpusError as error:
+        print(f"cskh kb public-eval: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_kb_finetune(args: argparse.Namespace) -> int:
     from cskh.settings import ROOT, get_settings
     from retrieval.corpus import load_source
@@ -554,6 +570,13 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quick", action="store_true", help="only the quality tables (no ablation, no thresholds)")
     evaluate.add_argument("--write-for", help="encoder whose tuned hybrid --write saves (default: CSKH_EMBEDDING_MODEL)")
     evaluate.set_defaults(func=cmd_kb_eval)
+    public = kb.add_parser("public-eval", help="dense, BM25 and hybrid on public Vietnamese QA data (UIT-ViCoV19QA)")
+    public.add_argument("--data", required=True, help="folder with UIT-ViCoV19QA_{val,test}.csv (and _train.csv for --finetune)")
+    public.add_argument("--model", help="embedding model name or directory (default CSKH_EMBEDDING_MODEL)")
+    public.add_argument("--finetune", action="store_true",
+                        help="also fine-tune the encoder on UIT-ViCoV19QA_train.csv's pairs and report it")
+    public.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (with --finetune)")
+    public.set_defaults(func=cmd_kb_public_eval)
     tune = kb.add_parser("finetune", help="fine-tune the embedder on the KB's question variants; before/after")
     tune.add_argument("--epochs", type=int, default=1)
     tune.set_defaults(func=cmd_kb_finetune)

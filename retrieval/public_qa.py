@@ -1,0 +1,142 @@
+"""Retrieval on public Vietnamese QA data: UIT-ViCoV19QA (COVID-19 community questions answered by
+health authorities and doctors; Thai et al., 2022).
+
+The data is not shipped: its authors allow research use only and give no licence to redistribute
+it. `cskh kb public-eval --data DIR` reads the CSV files of its `dataset/1_ans/` folder
+(`UIT-ViCoV19QA_val.csv`, `UIT-ViCoV19QA_test.csv`: `id|Question|Answer_1`, fields in double quotes
+where they hold newlines) from wherever a user put them.
+
+The task is the one the product's KB does: a customer's question → the passage that answers it.
+Each split is its own corpus: its 500 answers are the passages, its 500 questions the queries, and
+a question's own answer is the one right passage. Every signal is the product's (the encoder with
+its Vietnamese normalisation, BM25 over folded syllables and bigrams, `rank`'s fusions); the
+fusion method and weight are tuned on the val split (`evaluate.tune_ranking`: hit@1, then MRR) and
+every figure is reported on the test split. `--finetune` also adapts the encoder to the train
+split's question → answer pairs (`UIT-ViCoV19QA_train.csv`, MultipleNegativesRankingLoss as in
+`cskh kb finetune`) and reports dense and hybrid with it, the fusion again tuned on val.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from retrieval.corpus import CorpusError, Entry
+from retrieval.encoder import Encoder
+from retrieval.evaluate import Question, ranking_quality, tune_ranking
+from retrieval.search import Candidates, Fusion, KnowledgeBase
+
+SPLIT_FILE = "UIT-ViCoV19QA_{split}.csv"
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    passages: List[Entry]       # one per answer
+    questions: List[Question]   # each question's entry is its own answer's passage
+
+
+def parse(text: str, name: str, split: str = "") -> Split:
+    """A split's CSV text (`id|Question|Answer_1`, with a header; `name` says where it came from
+    in errors) → passages and questions. Rows with an empty question or answer are skipped; a
+    malformed file raises CorpusError."""
+    reader = csv.reader(io.StringIO(text), delimiter="|", quotechar='"')
+    header = next(reader, None)
+    if not header or [h.strip().lower() for h in header[:3]] != ["id", "question", "answer_1"]:
+        raise CorpusError(f"{name}: expected the header id|Question|Answer_1, found {header!r}")
+    passages: List[Entry] = []
+    questions: List[Question] = []
+    seen: set = set()
+    for number, row in enumerate(reader, 2):
+        if not row:
+            continue
+        if len(row) < 3:
+            raise CorpusError(f"{name}: record {number} has {len(row)} fields, expected 3")
+        row_id, question, answer = row[0].strip(), row[1].strip(), row[2].strip()
+        if not question or not answer:
+            continue
+        if row_id in seen:
+            raise CorpusError(f"{name}: duplicate id {row_id}")
+        seen.add(row_id)
+        passage_id = f"a{row_id}"
+        passages.append(Entry(passage_id, (answer,), {"vi": answer}))
+        questions.append(Question(f"q{row_id}", question, passage_id, "public"))
+    if not questions:
+        raise CorpusError(f"{name}: no question-answer rows")
+    return Split(split or name, passages, questions)
+
+
+def read_split(directory: Path, split: str) -> Split:
+    path = directory / SPLIT_FILE.format(split=split)
+    if not path.is_file():
+        raise CorpusError(f"{path} not found: put UIT-ViCoV19QA's dataset/1_ans/*.csv files in {directory}")
+    return parse(path.read_text(encoding="utf-8"), path.name, split)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    hit1: float
+    hit5: float
+    mrr: float
+    fusion: Fusion
+
+
+def candidates(encoder: Encoder, split: Split) -> List[Candidates]:
+    """Each question's candidates from both signals, in a KB of the split's own passages."""
+    kb = KnowledgeBase.build(split.passages, encoder, ranker=None)
+    vectors = encoder.encode([q.text for q in split.questions])
+    return [kb.candidates(q.text, v) for q, v in zip(split.questions, vectors)]
+
+
+def measure(encoder: Encoder, tune: Split, report: Split, label: str = "") -> List[Row]:
+    """Dense only, lexical only and the hybrid (its fusion tuned on `tune`), all on `report`."""
+    tune_cands, report_cands = candidates(encoder, tune), candidates(encoder, report)
+    rows: List[Row] = []
+    suffix = f", {label}" if label else ""
+    modes: Sequence[Tuple[str, str]] = (("dense only", "dense"), ("lexical only (BM25)", "lexical"),
+                                        ("hybrid (fusion tuned on val)", "hybrid"))
+    for name, mode in modes:
+        if label and mode == "lexical":
+            continue  # BM25 does not depend on the encoder
+        fusion = tune_ranking(tune.questions, tune_cands, mode)
+        hit1, hit5, mrr = ranking_quality(report.questions, report_cands, fusion)
+        rows.append(Row(name + suffix, hit1, hit5, mrr, fusion))
+    return rows
+
+
+def describe(fusion: Fusion) -> str:
+    if fusion.mode != "hybrid":
+        return fusion.mode
+    extra = f", saturation {fusion.saturation:g}" if fusion.method == "linear" else ""
+    return f"{fusion.method}, dense weight {fusion.dense_weight:g}{extra}"
+
+
+def table(rows: Sequence[Row], tune: Split, report: Split) -> str:
+    lines = [f"UIT-ViCoV19QA: fusion tuned on {tune.name} ({len(tune.questions)} questions), "
+             f"figures on {report.name} ({len(report.questions)} questions, {len(report.passages)} passages)",
+             "", "| configuration | hit@1 | hit@5 | MRR | fusion |", "|---|---|---|---|---|"]
+    lines += [f"| {r.name} | {r.hit1:.3f} | {r.hit5:.3f} | {r.mrr:.3f} | {describe(r.fusion)} |" for r in rows]
+    return "\n".join(lines)
+
+
+def finetune_on(base: str, split: Split, out_root: Path, epochs: int = 1) -> Path:
+    """The encoder adapted to `split`'s question → answer pairs (a new versioned directory)."""
+    from retrieval.finetune import finetune
+
+    by_id = {p.id: p for p in split.passages}
+    pairs = [(q.text, by_id[q.entry].questions[0]) for q in split.questions if q.entry in by_id]
+    return finetune(base, [], out_root, epochs=epochs, extra_pairs=pairs)
+
+
+def run(directory: Path, model: str, finetune_root: Optional[Path] = None, epochs: int = 1) -> str:
+    val, test = read_split(directory, "val"), read_split(directory, "test")
+    train = read_split(directory, "train") if finetune_root is not None else None
+    rows = measure(Encoder(model), val, test)
+    if train is not None and finetune_root is not None:
+        tuned = finetune_on(model, train, finetune_root, epochs)
+        rows += measure(Encoder(str(tuned)), val, test,
+                        label=f"encoder fine-tuned on {len(train.questions)} train pairs")
+    return table(rows, val, test)
