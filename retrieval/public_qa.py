@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from retrieval.corpus import CorpusError, Entry
 from retrieval.encoder import Encoder
 from retrieval.evaluate import Question, ranking_quality, tune_ranking
+from retrieval.ranker import Ranker, fit_scorer
 from retrieval.search import Candidates, Fusion, KnowledgeBase
 
 SPLIT_FILE = "UIT-ViCoV19QA_{split}.csv"
@@ -81,19 +84,53 @@ class Row:
     hit1: float
     hit5: float
     mrr: float
-    fusion: Fusion
+    how: str   # the tuned fusion, or what the ranker was fitted on
 
 
-def candidates(encoder: Encoder, split: Split) -> List[Candidates]:
-    """Each question's candidates from both signals, in a KB of the split's own passages."""
-    kb = KnowledgeBase.build(split.passages, encoder, ranker=None)
-    vectors = encoder.encode([q.text for q in split.questions])
-    return [kb.candidates(q.text, v) for q, v in zip(split.questions, vectors)]
+@dataclass
+class Searched:
+    """A split searched in a KB of its own passages: each question's candidates from both signals."""
+
+    split: Split
+    kb: KnowledgeBase
+    candidates: List[Candidates]
+
+    @classmethod
+    def of(cls, encoder: Encoder, split: Split) -> "Searched":
+        kb = KnowledgeBase.build(split.passages, encoder, ranker=None)
+        vectors = encoder.encode([q.text for q in split.questions])
+        return cls(split, kb, [kb.candidates(q.text, v) for q, v in zip(split.questions, vectors)])
+
+    def features(self) -> List[Tuple[List[str], np.ndarray]]:
+        """The learned ranker's candidate ids and feature rows for each question."""
+        return [self.kb.features(c) for c in self.candidates]
+
+
+def ranked_quality(questions: Sequence[Question], ranked: Sequence[Sequence[str]]) -> Tuple[float, float, float]:
+    """hit@1, hit@5 and MRR of rankings (entry ids, best first)."""
+    ranks = [list(r).index(q.entry) + 1 if q.entry in r else None for q, r in zip(questions, ranked)]
+    n = max(len(ranks), 1)
+    return (sum(r == 1 for r in ranks) / n, sum(r is not None and r <= 5 for r in ranks) / n,
+            sum(1 / r for r in ranks if r) / n)
+
+
+def learned_ranking(tune: Searched, report: Searched) -> Tuple[Tuple[float, float, float], Ranker]:
+    """The product's learned ranker (retrieval/ranker.py, its candidate features), its scorer
+    fitted on the tuning split's questions (the shop KB's scorer is fitted on pseudo-queries
+    from FAQ phrasings, which passages do not have); its quality on `report`."""
+    samples = [(q.entry, ids, X) for q, (ids, X) in zip(tune.split.questions, tune.features())]
+    ranker = fit_scorer(samples, encoder=tune.kb.encoder.name)
+    ranked = []
+    for ids, X in report.features():
+        order = np.argsort(-ranker.scores(X), kind="stable") if len(ids) else []
+        ranked.append([ids[i] for i in order])
+    return ranked_quality(report.split.questions, ranked), ranker
 
 
 def measure(encoder: Encoder, tune: Split, report: Split, label: str = "") -> List[Row]:
-    """Dense only, lexical only and the hybrid (its fusion tuned on `tune`), all on `report`."""
-    tune_cands, report_cands = candidates(encoder, tune), candidates(encoder, report)
+    """Dense only, lexical only, the hybrid (its fusion tuned on `tune`) and the hybrid with the
+    learned ranker (its scorer fitted on `tune`), all on `report`."""
+    tuned, reported = Searched.of(encoder, tune), Searched.of(encoder, report)
     rows: List[Row] = []
     suffix = f", {label}" if label else ""
     modes: Sequence[Tuple[str, str]] = (("dense only", "dense"), ("lexical only (BM25)", "lexical"),
@@ -101,9 +138,11 @@ def measure(encoder: Encoder, tune: Split, report: Split, label: str = "") -> Li
     for name, mode in modes:
         if label and mode == "lexical":
             continue  # BM25 does not depend on the encoder
-        fusion = tune_ranking(tune.questions, tune_cands, mode)
-        hit1, hit5, mrr = ranking_quality(report.questions, report_cands, fusion)
-        rows.append(Row(name + suffix, hit1, hit5, mrr, fusion))
+        fusion = tune_ranking(tune.questions, tuned.candidates, mode)
+        rows.append(Row(name + suffix, *ranking_quality(report.questions, reported.candidates, fusion), describe(fusion)))
+    quality, ranker = learned_ranking(tuned, reported)
+    rows.append(Row("hybrid + learned ranker (scorer fitted on val)" + suffix, *quality,
+                    f"{len(ranker.features)} features, logistic regression"))
     return rows
 
 
@@ -115,10 +154,10 @@ def describe(fusion: Fusion) -> str:
 
 
 def table(rows: Sequence[Row], tune: Split, report: Split) -> str:
-    lines = [f"UIT-ViCoV19QA: fusion tuned on {tune.name} ({len(tune.questions)} questions), "
+    lines = [f"UIT-ViCoV19QA: tuned on {tune.name} ({len(tune.questions)} questions), "
              f"figures on {report.name} ({len(report.questions)} questions, {len(report.passages)} passages)",
-             "", "| configuration | hit@1 | hit@5 | MRR | fusion |", "|---|---|---|---|---|"]
-    lines += [f"| {r.name} | {r.hit1:.3f} | {r.hit5:.3f} | {r.mrr:.3f} | {describe(r.fusion)} |" for r in rows]
+             "", "| configuration | hit@1 | hit@5 | MRR | tuned |", "|---|---|---|---|---|"]
+    lines += [f"| {r.name} | {r.hit1:.3f} | {r.hit5:.3f} | {r.mrr:.3f} | {r.how} |" for r in rows]
     return "\n".join(lines)
 
 
