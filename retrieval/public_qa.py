@@ -9,11 +9,12 @@ where they hold newlines) from wherever a user put them.
 The task is the one the product's KB does: a customer's question → the passage that answers it.
 Each split is its own corpus: its 500 answers are the passages, its 500 questions the queries, and
 a question's own answer is the one right passage. Every signal is the product's (the encoder with
-its Vietnamese normalisation, BM25 over folded syllables and bigrams, `rank`'s fusions); the
-fusion method and weight are tuned on the val split (`evaluate.tune_ranking`: hit@1, then MRR) and
-every figure is reported on the test split. `--finetune` also adapts the encoder to the train
+its Vietnamese normalisation, BM25 over folded syllables and bigrams, `rank`'s fusions, the
+learned ranker's candidate features); the fusion method and weight are tuned on the val split
+(`evaluate.tune_ranking`: hit@1, then MRR), the learned ranker's scorer is fitted on the val
+questions, and every figure is reported on the test split. `--finetune` also adapts the encoder to the train
 split's question → answer pairs (`UIT-ViCoV19QA_train.csv`, MultipleNegativesRankingLoss as in
-`cskh kb finetune`) and reports dense and hybrid with it, the fusion again tuned on val.
+`cskh kb finetune`) and reports every encoder-dependent row again with it.
 """
 from __future__ import annotations
 
