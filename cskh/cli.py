@@ -328,7 +328,8 @@ def cmd_kb_public_eval(args: argparse.Namespace) -> int:
 
     model = args.model or get_settings().embedding_model
     try:
-        print(run(_Path(args.data), model, ROOT / "models" / "embedder-public" if args.finetune else None, args.epochs))
+        print(run(_Path(args.data), model, ROOT / "models" / "embedder-public" if args.finetune else None, args.epochs,
+                  args.passage_words))
     except CorpusError as error:
         print(f"cskh kb public-eval: {error}", file=sys.stderr)
         return 2
@@ -576,6 +577,8 @@ def parser() -> argparse.ArgumentParser:
     public.add_argument("--finetune", action="store_true",
                         help="also fine-tune the encoder on UIT-ViCoV19QA_train.csv's pairs and report it")
     public.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (with --finetune)")
+    public.add_argument("--passage-words", type=int, default=0,
+                        help="search the answers as passages of at most N words (default: whole answers)")
     public.set_defaults(func=cmd_kb_public_eval)
     tune = kb.add_parser("finetune", help="fine-tune the embedder on the KB's question variants; before/after")
     tune.add_argument("--epochs", type=int, default=1)

@@ -79,6 +79,20 @@ def read_split(directory: Path, split: str) -> Split:
     return parse(path.read_text(encoding="utf-8"), path.name, split)
 
 
+def in_passages(split: Split, max_words: int) -> Split:
+    """The same split with each answer searched as passages of at most `max_words` words (its
+    paragraphs joined or cut as `retrieval.documents` does for documents): one entry, several units."""
+    from retrieval.documents import passages
+
+    entries = []
+    for entry in split.passages:
+        text = entry.questions[0]
+        blocks = [("", paragraph) for paragraph in text.split("\n") if paragraph.strip()]
+        units = tuple(part for _, part in passages(blocks, max_words)) or (text,)
+        entries.append(Entry(entry.id, units, entry.answers))
+    return Split(split.name, entries, split.questions)
+
+
 @dataclass(frozen=True)
 class Row:
     name: str
@@ -171,8 +185,13 @@ def finetune_on(base: str, split: Split, out_root: Path, epochs: int = 1) -> Pat
     return finetune(base, [], out_root, epochs=epochs, extra_pairs=pairs)
 
 
-def run(directory: Path, model: str, finetune_root: Optional[Path] = None, epochs: int = 1) -> str:
+def run(directory: Path, model: str, finetune_root: Optional[Path] = None, epochs: int = 1,
+        passage_words: int = 0) -> str:
+    """The table; `passage_words` > 0 searches the val and test answers as passages of that many
+    words at most (the answers stay whole by default)."""
     val, test = read_split(directory, "val"), read_split(directory, "test")
+    if passage_words > 0:
+        val, test = in_passages(val, passage_words), in_passages(test, passage_words)
     train = read_split(directory, "train") if finetune_root is not None else None
     rows = measure(Encoder(model), val, test)
     if train is not None and finetune_root is not None:

@@ -77,3 +77,12 @@ def test_finetune_adds_the_fine_tuned_encoder_rows(tmp_path):
     assert "| dense only, encoder fine-tuned on 6 train pairs |" in report
     assert "| hybrid (fusion tuned on val), encoder fine-tuned on 6 train pairs |" in report
     assert list((tmp_path / "models").glob("*/cskh-finetune.json"))  # a versioned model directory
+
+
+def test_answers_can_be_searched_as_passages_of_one_entry():
+    from retrieval.public_qa import in_passages
+
+    long_answer = "\n".join(" ".join(f"từ{i}_{j}" for j in range(30)) for i in range(3))
+    split = in_passages(parse(csv_text([("Câu hỏi dài?", long_answer)] + ROWS[:1]), "x.csv"), 40)
+    assert [len(p.questions) for p in split.passages] == [3, 1]  # 30+30 > 40: one paragraph a passage
+    assert split.passages[0].answers["vi"] == long_answer  # the answer itself stays whole
