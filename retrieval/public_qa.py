@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -28,9 +29,9 @@ import numpy as np
 
 from retrieval.corpus import CorpusError, Entry
 from retrieval.encoder import Encoder
-from retrieval.evaluate import Question, ranking_quality, tune_ranking
+from retrieval.evaluate import Question, tune_ranking
 from retrieval.ranker import Ranker, fit_scorer
-from retrieval.search import Candidates, Fusion, KnowledgeBase
+from retrieval.search import Candidates, Fusion, KnowledgeBase, rank
 
 SPLIT_FILE = "UIT-ViCoV19QA_{split}.csv"
 
@@ -99,7 +100,8 @@ class Row:
     hit1: float
     hit5: float
     mrr: float
-    how: str   # the tuned fusion, or what the ranker was fitted on
+    how: str                   # the tuned fusion, or what the ranker was fitted on
+    first: Tuple[bool, ...]    # per question: is the right passage ranked first?
 
 
 @dataclass
@@ -121,25 +123,29 @@ class Searched:
         return [self.kb.features(c) for c in self.candidates]
 
 
-def ranked_quality(questions: Sequence[Question], ranked: Sequence[Sequence[str]]) -> Tuple[float, float, float]:
+def row(name: str, how: str, questions: Sequence[Question], ranked: Sequence[Sequence[str]]) -> Row:
     """hit@1, hit@5 and MRR of rankings (entry ids, best first)."""
     ranks = [list(r).index(q.entry) + 1 if q.entry in r else None for q, r in zip(questions, ranked)]
     n = max(len(ranks), 1)
-    return (sum(r == 1 for r in ranks) / n, sum(r is not None and r <= 5 for r in ranks) / n,
-            sum(1 / r for r in ranks if r) / n)
+    return Row(name, sum(r == 1 for r in ranks) / n, sum(r is not None and r <= 5 for r in ranks) / n,
+               sum(1 / r for r in ranks if r) / n, how, tuple(r == 1 for r in ranks))
 
 
-def learned_ranking(tune: Searched, report: Searched) -> Tuple[Tuple[float, float, float], Ranker]:
+def fusion_ranking(searched: Searched, fusion: Fusion) -> List[List[str]]:
+    return [[hit.id for hit in rank(c, fusion)] for c in searched.candidates]
+
+
+def learned_ranking(tune: Searched, report: Searched) -> Tuple[List[List[str]], Ranker]:
     """The product's learned ranker (retrieval/ranker.py, its candidate features), its scorer
     fitted on the tuning split's questions (the shop KB's scorer is fitted on pseudo-queries
-    from FAQ phrasings, which passages do not have); its quality on `report`."""
+    from FAQ phrasings, which passages do not have); its rankings of `report`."""
     samples = [(q.entry, ids, X) for q, (ids, X) in zip(tune.split.questions, tune.features())]
     ranker = fit_scorer(samples, encoder=tune.kb.encoder.name)
     ranked = []
     for ids, X in report.features():
         order = np.argsort(-ranker.scores(X), kind="stable") if len(ids) else []
         ranked.append([ids[i] for i in order])
-    return ranked_quality(report.split.questions, ranked), ranker
+    return ranked, ranker
 
 
 def measure(encoder: Encoder, tune: Split, report: Split, label: str = "") -> List[Row]:
@@ -154,10 +160,10 @@ def measure(encoder: Encoder, tune: Split, report: Split, label: str = "") -> Li
         if label and mode == "lexical":
             continue  # BM25 does not depend on the encoder
         fusion = tune_ranking(tune.questions, tuned.candidates, mode)
-        rows.append(Row(name + suffix, *ranking_quality(report.questions, reported.candidates, fusion), describe(fusion)))
-    quality, ranker = learned_ranking(tuned, reported)
-    rows.append(Row("hybrid + learned ranker (scorer fitted on val)" + suffix, *quality,
-                    f"{len(ranker.features)} features, logistic regression"))
+        rows.append(row(name + suffix, describe(fusion), report.questions, fusion_ranking(reported, fusion)))
+    ranked, ranker = learned_ranking(tuned, reported)
+    rows.append(row("hybrid + learned ranker (scorer fitted on val)" + suffix,
+                    f"{len(ranker.features)} features, logistic regression", report.questions, ranked))
     return rows
 
 
@@ -168,11 +174,29 @@ def describe(fusion: Fusion) -> str:
     return f"{fusion.method}, dense weight {fusion.dense_weight:g}{extra}"
 
 
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact p-value that wins and losses are equally likely (McNemar's exact test on
+    the questions one configuration gets right at 1 and the other does not)."""
+    n = won + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
 def table(rows: Sequence[Row], tune: Split, report: Split) -> str:
     lines = [f"UIT-ViCoV19QA: tuned on {tune.name} ({len(tune.questions)} questions), "
-             f"figures on {report.name} ({len(report.questions)} questions, {len(report.passages)} passages)",
-             "", "| configuration | hit@1 | hit@5 | MRR | tuned |", "|---|---|---|---|---|"]
-    lines += [f"| {r.name} | {r.hit1:.3f} | {r.hit5:.3f} | {r.mrr:.3f} | {r.how} |" for r in rows]
+             f"figures on {report.name} ({len(report.questions)} questions, {len(report.passages)} passages); "
+             "against BM25: questions right at 1 only with this row / only with BM25, exact sign-test p",
+             "", "| configuration | hit@1 | hit@5 | MRR | against BM25 | p | tuned |", "|---|---|---|---|---|---|---|"]
+    bm25 = next((r for r in rows if r.how == "lexical"), None)
+    for r in rows:
+        won = lost = 0
+        if bm25 is not None and r is not bm25:
+            won = sum(a and not b for a, b in zip(r.first, bm25.first))
+            lost = sum(b and not a for a, b in zip(r.first, bm25.first))
+        versus, p = (f"+{won} / -{lost}", f"{sign_test(won, lost):.3f}") if bm25 is not None and r is not bm25 else ("", "")
+        lines.append(f"| {r.name} | {r.hit1:.3f} | {r.hit5:.3f} | {r.mrr:.3f} | {versus} | {p} | {r.how} |")
     return "\n".join(lines)
 
 

@@ -86,3 +86,12 @@ def test_answers_can_be_searched_as_passages_of_one_entry():
     split = in_passages(parse(csv_text([("Câu hỏi dài?", long_answer)] + ROWS[:1]), "x.csv"), 40)
     assert [len(p.questions) for p in split.passages] == [3, 1]  # 30+30 > 40: one paragraph a passage
     assert split.passages[0].answers["vi"] == long_answer  # the answer itself stays whole
+
+
+def test_sign_test_is_exact():
+    from retrieval.public_qa import sign_test
+
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(3, 3) == 1.0
+    assert sign_test(5, 0) == pytest.approx(2 / 32)   # all five discordant questions one way
+    assert sign_test(1, 9) == pytest.approx(2 * 11 / 1024)
