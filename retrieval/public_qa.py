@@ -23,7 +23,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def parse(text: str, name: str, split: str = "") -> Split:
     passages: List[Entry] = []
     questions: List[Question] = []
     seen: set = set()
-    for number, row in enumerate(reader, 2):
+    for number, row in enumerate(_records(reader, name), 2):
         if not row:
             continue
         if len(row) < 3:
@@ -73,11 +73,22 @@ def parse(text: str, name: str, split: str = "") -> Split:
     return Split(split or name, passages, questions)
 
 
+def _records(reader: Iterator[List[str]], name: str) -> Iterator[List[str]]:
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise CorpusError(f"{name}: unreadable CSV ({error})") from error
+
+
 def read_split(directory: Path, split: str) -> Split:
     path = directory / SPLIT_FILE.format(split=split)
     if not path.is_file():
         raise CorpusError(f"{path} not found: put UIT-ViCoV19QA's dataset/1_ans/*.csv files in {directory}")
-    return parse(path.read_text(encoding="utf-8"), path.name, split)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CorpusError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    return parse(text, path.name, split)
 
 
 def in_passages(split: Split, max_words: int) -> Split:

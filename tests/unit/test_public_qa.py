@@ -57,6 +57,15 @@ def test_a_missing_split_says_where_to_put_the_files(tmp_path):
         read_split(tmp_path, "val")
 
 
+def test_undecodable_or_unreadable_files_are_corpus_errors(tmp_path):
+    (tmp_path / "UIT-ViCoV19QA_val.csv").write_bytes(b"id|Question|Answer_1\n1|c\xe2u h\xff|x\n")
+    with pytest.raises(CorpusError, match="not UTF-8"):
+        read_split(tmp_path, "val")
+    huge = "id|Question|Answer_1\n1|hỏi|" + "a" * 200_000 + "\n"  # over csv's field size limit
+    with pytest.raises(CorpusError, match="unreadable CSV"):
+        parse(huge, "huge.csv")
+
+
 def test_run_reports_every_configuration_with_the_real_encoder(tmp_path):
     (tmp_path / "UIT-ViCoV19QA_val.csv").write_text(csv_text(ROWS[:3] + ROWS[3:]), encoding="utf-8")
     (tmp_path / "UIT-ViCoV19QA_test.csv").write_text(csv_text(list(reversed(ROWS)), start=100), encoding="utf-8")
