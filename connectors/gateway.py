@@ -31,15 +31,6 @@ from retrieval import api as kb_api
 
 log = logging.getLogger(__name__)
 
-# Sent with every response; pages only load their own scripts, so framing and sniffing are off.
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
 def _web_sender(connector: "web.WebConnector"):
     async def send(conversation_id: str, message: OutboundMessage) -> None:
         notice = (message.custom or {}).get("notice")
@@ -114,6 +105,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     guards.install(app)                      # oversized headers, NUL paths, huge ids: 4xx (inside the metrics)
     app.add_middleware(metrics.HttpMetrics)  # requests by route template and status
+    app.add_middleware(guards.SecurityHeaders)  # outermost of ours: guard refusals carry the headers too
     app.include_router(metrics.router)       # GET /metrics
     app.include_router(rest.router)
     app.include_router(web.router)
@@ -132,13 +124,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return JSONResponse(status_code=422, content={"error": reasons})
-
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
-        return response
 
     @app.get("/live", tags=["ops"])
     async def live() -> dict:

@@ -5,6 +5,9 @@ RequestGuard (ASGI middleware):
   WebSocket handshake is refused). uvicorn itself (h11, `cskh run`) drops anything over 64 KB
   with a plain 400 before the application sees it, so header memory stays bounded.
 - a path with a NUL byte (%00) gets 404: file-serving routes would raise ValueError on it.
+SecurityHeaders (ASGI middleware): every HTTP response carries SECURITY_HEADERS unless the route set
+that header itself. It is a plain ASGI wrapper that edits the response's start message, not
+Starlette's BaseHTTPMiddleware, which runs each request in an extra task with memory streams.
 An exception handler turns "int too large to convert" (a 20-digit id in a path reaching the
 SQLite driver) into 422 instead of a 500.
 """
@@ -20,6 +23,13 @@ from fastapi.responses import JSONResponse
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
+# Sent with every response; pages only load their own scripts, so framing and sniffing are off.
+SECURITY_HEADERS: Dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
 UVICORN_MAX_HEADER_BYTES = 64 * 1024  # h11_max_incomplete_event_size in cskh run
 
 Scope = MutableMapping[str, Any]
@@ -55,6 +65,28 @@ class RequestGuard:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]],
+                 headers: Dict[str, str] = SECURITY_HEADERS) -> None:
+        self.app = app
+        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers") or ()}
+                missing = [(name, value) for name, value in self.headers if name not in present]
+                if missing:
+                    message = {**message, "headers": [*(message.get("headers") or ()), *missing]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _overflow(request: Request, error: OverflowError) -> JSONResponse:
