@@ -13,11 +13,31 @@ GOOD = [
     {"events": [{"event": "followup", "name": "utter_greet"}]},
     {},
 ]
+GOOD += [
+    {"events": [{"event": "active_loop", "name": "order_lookup_form"},
+                {"event": "slot", "name": "requested_slot", "value": "phone"},
+                {"event": "bot", "text": "Dạ, anh/chị cho em xin số điện thoại đặt hàng ạ.", "metadata": {}},
+                {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0}],
+     "responses": [{"text": "Dạ, anh/chị cho em xin số điện thoại đặt hàng ạ.", "buttons": []}]},
+    {"events": [{"event": "user", "text": "xin chào", "parse_data": {"intent": {"name": "greet", "confidence": 0.9},
+                                                                   "entities": []}},
+                {"event": "restart"}, {"event": "session_started", "timestamp": 1.5}]},
+]
 BAD = [
     {"events": "not a list"},
     {"events": [{"event": "slot"}]},  # a slot event needs a name
     {"responses": ["a string, not an object"]},
     {"events": [{"event": "no_such_event"}]},
+    {"events": [{"name": "x"}]},  # no event type at all
+    {"events": [{"event": 7}]},
+    {"events": ["slot"]},
+    {"events": [{"event": "slot", "name": "ok", "value": 1}, {"event": "slot", "value": 2}]},  # the second has no name
+    {"events": [{"event": "slot", "name": 5}]},
+    {"events": [{"event": "user", "parse_data": "not an object"}]},
+    {"events": [{"event": "bot", "timestamp": "yesterday"}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"entity": "order_code"}]}}]},  # no value
+    ["not", "an", "object"],
+    "text",
 ]
 
 
@@ -39,6 +59,30 @@ def test_invalid_responses_raise_like_jsonschema_validate(result):
     with pytest.raises(ValidationError) as raised:
         action()._validate_action_result(result)
     assert "Failed to validate Action server response" in raised.value.message
+
+
+@pytest.mark.parametrize("result", GOOD)
+def test_valid_responses_are_recognised_without_trying_every_event_type(result):
+    validator = rasa_tuning.ResponseValidator(RemoteAction.action_response_format_spec())
+    assert validator.by_event and len(validator.by_event) >= 20
+    assert validator.recognised_valid(result) is True
+
+
+@pytest.mark.parametrize("result", BAD)
+def test_invalid_responses_are_never_recognised_and_get_jsonschemas_error(result):
+    schema = RemoteAction.action_response_format_spec()
+    validator = rasa_tuning.ResponseValidator(schema)
+    assert validator.recognised_valid(result) is False
+    with pytest.raises(ValidationError) as expected:
+        validate(result, schema)
+    assert validator.error(result).message == expected.value.message
+
+
+def test_a_schema_not_split_by_event_type_is_validated_whole():
+    schema = {"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}}
+    validator = rasa_tuning.ResponseValidator(schema)
+    assert validator.outer is None and validator.error({"events": [{}]}) is None
+    assert validator.error({"events": "x"}) is not None
 
 
 def test_install_is_idempotent():
