@@ -9,9 +9,9 @@ the reply texts. `tests/unit/test_rasa_tuning.py` checks that all three accept a
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
+
+from bench_graph_runner import median_ms  # this directory is on the path when run as a script
 
 
 def responses() -> List[Dict[str, Any]]:
@@ -27,17 +27,6 @@ def responses() -> List[Dict[str, Any]]:
         {"events": [ActionExecutionRejected("order_lookup_form")], "responses": []},
         {"events": [], "responses": [text]},
     ]
-
-
-def median_us(call: Callable[[], object], runs: int) -> float:
-    for _ in range(max(10, runs // 10)):
-        call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(1e6 * (time.perf_counter() - started))
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -64,7 +53,7 @@ def main() -> int:
     print("| validation | " + " | ".join(f"response {i + 1}" for i in range(len(samples))) + " |")
     print("|---|" + "---|" * len(samples))
     for name, (check, runs) in ways.items():
-        cells = [f"{median_us(lambda r=r: check(r), runs):.0f}" for r in samples]
+        cells = [f"{1000 * median_ms(lambda r=r: check(r), runs):.0f}" for r in samples]
         print(f"| {name} | " + " | ".join(cells) + " |")
     return 0
 
