@@ -156,3 +156,83 @@ def test_an_action_server_that_stays_down_is_noted(monkeypatch):
         return failed
 
     assert asyncio.run(scenario()) == ["action_check_order"]
+
+
+# ---- keeping the connections to the action server ------------------------------------------------
+
+async def _serve(port: int, peers: list):
+    async def webhook(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [{"event": "slot", "name": "kb_entry", "value": "x"}],
+                                  "responses": [{"text": "Dạ, em đây ạ."}]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def _call(endpoint: EndpointConfig):
+    remote = RemoteAction("action_check_order", endpoint)
+    return await remote.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}),
+                            DialogueStateTracker("pool-test", []), Domain.empty())
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_the_pooled_endpoint_keeps_one_connection_where_rasas_opens_one_per_call(pooled):
+    rasa_tuning.install()
+    port, peers = free_port(), []
+    url = f"http://127.0.0.1:{port}/webhook"
+
+    async def scenario():
+        runner = await _serve(port, peers)
+        endpoint = rasa_tuning.PooledEndpoint(url=url) if pooled else EndpointConfig(url=url)
+        answers = [await _call(endpoint) for _ in range(4)]
+        if pooled:
+            await endpoint.close()
+        await runner.cleanup()
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert all([e.text for e in events if hasattr(e, "text")] == ["Dạ, em đây ạ."] for events in answers)
+    assert len(peers) == 4
+    assert len(set(peers)) == (1 if pooled else 4)
+
+
+def test_the_pooled_endpoint_goes_on_after_the_action_server_restarts(monkeypatch):
+    rasa_tuning.install()
+    monkeypatch.setattr(rasa_tuning, "RETRY_DELAYS", (0.2, 0.2, 0.2))
+    port, peers = free_port(), []
+    endpoint = rasa_tuning.PooledEndpoint(url=f"http://127.0.0.1:{port}/webhook")
+
+    async def scenario():
+        failed = rasa_tuning.watch_actions()
+        runner = await _serve(port, peers)
+        await _call(endpoint)
+        await runner.cleanup()  # the server goes away with the pooled connection
+        runner = await _serve(port, peers)
+        events = await _call(endpoint)
+        await endpoint.close()
+        await runner.cleanup()
+        return events, failed
+
+    events, failed = asyncio.run(scenario())
+    assert [e.text for e in events if hasattr(e, "text")] == ["Dạ, em đây ạ."] and failed == []
+    assert len(peers) == 2 and peers[0] != peers[1]
+
+
+def test_each_event_loop_gets_its_own_session():
+    endpoint = rasa_tuning.PooledEndpoint(url="http://127.0.0.1:1/webhook")
+
+    async def lent():
+        async with endpoint.session() as session:
+            pass
+        again = endpoint.session().session
+        await endpoint.close()
+        return session, again, session.closed
+
+    first, again, closed = asyncio.run(lent())
+    second, _, _ = asyncio.run(lent())
+    assert first is again and closed and second is not first
