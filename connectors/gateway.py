@@ -100,7 +100,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         for channel in channels:
             await channel.stop()
         await app.state.events.stop()
-        await app.state.assistant.close()
         metrics.process_exit()
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)

@@ -12,6 +12,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import Event
+from rasa.utils.endpoints import EndpointConfig
 
 from cskh import rasa_tuning
 from cskh.locks import lock_store
@@ -53,15 +54,9 @@ class Assistant:
         agent = Agent.load(str(model_path),
                            tracker_store=tracker_store(settings.tracker_store_url, settings.tracker_cache),
                            lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
-                           action_endpoint=rasa_tuning.PooledEndpoint(url=settings.action_server_url))
+                           action_endpoint=EndpointConfig(url=settings.action_server_url))
         log.info("loaded model %s", model_path.name)
         return cls(agent, model_path)
-
-    async def close(self) -> None:
-        """Close the pooled connections to the action server (at shutdown)."""
-        endpoint = self.agent.action_endpoint
-        if isinstance(endpoint, rasa_tuning.PooledEndpoint):
-            await endpoint.close()
 
     async def switch(self, model_path: Path) -> None:
         """Serve another model without dropping a conversation: the new processor is loaded beside

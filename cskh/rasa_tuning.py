@@ -23,36 +23,24 @@ and "Faults").
    to 10 nodes that bookkeeping cost about as much as the two policies themselves (0.5 ms of a
    1.2 ms prediction, measured here). `OrderedGraphRunner` works out each target set's node order
    once and calls the same GraphNode objects in it with the same inputs (the dependencies'
-   `(name, output)` pairs), so each component runs exactly as before; training keeps dask.
-
-4. Keep the connections to the action server (`PooledEndpoint`, the gateway's action endpoint).
-   Rasa's `EndpointConfig.request` opens a new aiohttp session, and so a new TCP connection, for
-   every custom-action call and closes it afterwards. The pooled endpoint lends one session per
-   event loop instead; its idle connections are dropped after KEEPALIVE_SECONDS, below the action
-   server's (Sanic's) 5 s keep-alive, so the gateway does not reuse a connection the server is
-   closing. A connection broken by an action-server restart fails like a refused one (aiohttp's
-   ClientConnectionError), which the retry of item 1 covers."""
+   `(name, output)` pairs), so each component runs exactly as before; training keeps dask."""
 from __future__ import annotations
 
 import asyncio
 import copy
 import logging
-import weakref
 from contextvars import ContextVar
 from typing import Any, Dict, List, Mapping, Optional, Text, Tuple
 
-import aiohttp
 from jsonschema import ValidationError, validators
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.exceptions import RasaException
-from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1.0, 2.0)
-KEEPALIVE_SECONDS = 2.0  # an idle pooled connection is closed after this (Sanic's own keep-alive: 5 s)
 _installed = False
 # the custom actions that failed while handling the current message (None: nobody is watching)
 _failures: ContextVar[Optional[List[str]]] = ContextVar("cskh_action_failures", default=None)
@@ -117,46 +105,6 @@ class ResponseValidator:
         if self.recognised_valid(result):
             return None
         return best_match(self.full.iter_errors(result))
-
-
-class _Lent:
-    """`async with endpoint.session() as session` for a session that outlives the block."""
-
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
-
-    async def __aenter__(self) -> aiohttp.ClientSession:
-        return self.session
-
-    async def __aexit__(self, *exc: Any) -> None:
-        return None
-
-
-class PooledEndpoint(EndpointConfig):
-    """An EndpointConfig whose requests share one aiohttp session (its connection pool) per event
-    loop, instead of one session and connection per request."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = \
-            weakref.WeakKeyDictionary()
-
-    def session(self) -> Any:  # Rasa only uses it as `async with self.session() as session`
-        loop = asyncio.get_running_loop()
-        shared = self._sessions.get(loop)
-        if shared is None or shared.closed:
-            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
-            shared = aiohttp.ClientSession(headers=self.headers, auth=auth,
-                                           timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-                                           connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS))
-            self._sessions[loop] = shared
-        return _Lent(shared)
-
-    async def close(self) -> None:
-        """Close this loop's session (the gateway's shutdown)."""
-        shared = self._sessions.pop(asyncio.get_running_loop(), None)
-        if shared is not None:
-            await shared.close()
 
 
 class OrderedGraphRunner(DaskGraphRunner):
@@ -243,4 +191,4 @@ def install() -> None:
     _installed = True
 
 
-__all__ = ["install", "watch_actions", "OrderedGraphRunner", "PooledEndpoint", "ResponseValidator", "ValidationError"]
+__all__ = ["install", "watch_actions", "OrderedGraphRunner", "ResponseValidator", "ValidationError"]
