@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
+UVICORN_MAX_HEADER_BYTES = 64 * 1024  # h11_max_incomplete_event_size in cskh run
 # Sent with every response; pages only load their own scripts, so framing and sniffing are off.
 SECURITY_HEADERS: Dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -30,7 +31,6 @@ SECURITY_HEADERS: Dict[str, str] = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-UVICORN_MAX_HEADER_BYTES = 64 * 1024  # h11_max_incomplete_event_size in cskh run
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
