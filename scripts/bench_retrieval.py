@@ -1,12 +1,13 @@
 """Retrieval benchmark (not a test): query latency, build throughput, memory and ANN recall.
 
-  python scripts/bench_retrieval.py [--sizes 1000 100000 1000000] [--queries 200]
+  python scripts/bench_retrieval.py [--sizes 1000 100000 1000000] [--queries 200] [--faiss-threads N]
 
 Passages at 1k/100k/1M are synthetic: texts of 20–40 syllables drawn from the KB's own vocabulary
 (for BM25) and clustered unit vectors (for FAISS; uniform random vectors are the worst case for
 any ANN index, real embeddings are clustered). Latency is one hybrid query end to end (encode
 the query with the real encoder, FAISS search, BM25 top-64, fusion) and without the encoding. Build throughput with the
-real encoder is measured on the real KB text. Each figure is the median of several runs.
+real encoder is measured on the real KB text. Each figure is the median of several runs. First, the
+query encoding alone: the product's ONNX encoder against sentence-transformers on the same model.
 """
 from __future__ import annotations
 
@@ -115,11 +116,48 @@ def bench_size(n: int, encoder: Encoder, vocabulary: Sequence[str], query_texts:
     return result
 
 
+def encoder_table(encoder: Encoder, texts: Sequence[str], rounds: int = 3) -> str:
+    """One query at a time: sentence-transformers (PyTorch) on the same model against the product's
+    ONNX encoder, alternating rounds; the median over rounds of each round's p50 and p95."""
+    from sentence_transformers import SentenceTransformer
+
+    from cskh.text import normalize
+    from retrieval.encoder import resolve_model
+
+    reference = SentenceTransformer(str(resolve_model(encoder.name)), device="cpu")
+
+    def torch_encode(text: str) -> None:
+        reference.encode([normalize(text)], convert_to_numpy=True, normalize_embeddings=True,
+                         show_progress_bar=False)
+
+    ways = {"sentence-transformers (PyTorch)": torch_encode, "ONNX Runtime (the product)": lambda t: encoder.encode([t])}
+    figures: dict = {name: ([], []) for name in ways}
+    for _ in range(rounds):
+        for name, encode in ways.items():
+            times = []
+            for text in texts:
+                started = time.perf_counter()
+                encode(text)
+                times.append((time.perf_counter() - started) * 1000)
+            figures[name][0].append(percentile(times, 50))
+            figures[name][1].append(percentile(times, 95))
+    lines = [f"query encoding, one at a time ({len(texts)} texts, median of {rounds} alternating rounds):", "",
+             "| encoder | p50 ms | p95 ms |", "|---|---|---|"]
+    for name, (p50s, p95s) in figures.items():
+        lines.append(f"| {name} | {statistics.median(p50s):.1f} | {statistics.median(p95s):.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--faiss-threads", type=int, help="faiss.omp_set_num_threads (default: FAISS's own)")
     args = parser.parse_args()
+    if args.faiss_threads:
+        import faiss
+
+        faiss.omp_set_num_threads(args.faiss_threads)
 
     settings = get_settings()
     encoder = Encoder(settings.embedding_model)
@@ -128,6 +166,7 @@ def main() -> int:
     vocabulary = sorted({t for text in kb_texts for t in terms(text) if "_" not in t})
     query_texts = (kb_texts * 10)[: args.queries]
 
+    print(encoder_table(encoder, query_texts) + "\n")
     runs = []
     for _ in range(3):
         started = time.perf_counter()
