@@ -59,7 +59,6 @@ class Settings(BaseSettings):
     kb_url: Optional[str] = None  # where actions reach the KB; defaults to this gateway
     embedding_model: str = "all-MiniLM-L6-v2"
     encoder_cache_dir: Path = ROOT / "var" / "encoders"  # the embedders exported to ONNX (retrieval/encoder.py)
-    encoder_precision: str = "float32"  # or "int8": the export quantized (retrieval/encoder.py, README)
     kb_min_score: Optional[float] = None  # override the tuned (strict) confidence threshold
     # When NLU already classified the message as an FAQ question, a lower KB confidence suffices
     # (measured trade-off in the README: tuned on the dev split for the learned ranker's calibrated

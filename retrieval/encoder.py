@@ -30,7 +30,6 @@ BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 QUERY_CACHE = 2048  # query vectors kept (least recently used dropped): repeated questions skip the model
 EXPORT_FORMAT = 1   # bump when the export changes: older exports are then made again
 OPSET = 14
-PRECISIONS = ("float32", "int8")
 
 
 def resolve_model(name: str) -> Path:
@@ -103,44 +102,17 @@ def export(model_dir: Path, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def quantize(directory: Path) -> Path:
-    """`model.int8.onnx` beside the export's `model.onnx`, made once: ONNX Runtime's dynamic
-    quantization, the weights to int8 per output channel, the activations quantized as each call
-    runs. Written under a temporary name and renamed, as the export is."""
-    target = directory / "model.int8.onnx"
-    if not target.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        staging = directory / f".model.int8.{os.getpid()}.{threading.get_ident()}.onnx"
-        try:
-            quantize_dynamic(str(directory / "model.onnx"), str(staging), per_channel=True,
-                             weight_type=QuantType.QInt8)
-            os.replace(staging, target)
-        finally:
-            staging.unlink(missing_ok=True)
-    return target
-
-
 def cache_root() -> Path:
     from cskh.settings import get_settings
 
     return get_settings().encoder_cache_dir
 
 
-def precision_setting() -> str:
-    from cskh.settings import get_settings
-
-    return get_settings().encoder_precision
-
-
 class Encoder:
     """Encodes texts (normalised first: cskh.text.normalize) with the model `model` names."""
 
-    def __init__(self, model: str, cache_dir: Optional[Path] = None, precision: Optional[str] = None) -> None:
+    def __init__(self, model: str, cache_dir: Optional[Path] = None) -> None:
         self.name = model
-        self.precision = precision or precision_setting()
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"encoder precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         source = resolve_model(model)
         self.directory = (cache_dir or cache_root()) / model_digest(source)
         self.exported = False
@@ -178,8 +150,7 @@ class Encoder:
         options.inter_op_num_threads = 1
         # Worker threads sleep between calls instead of spinning: the gateway's other work needs the cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        graph = quantize(self.directory) if self.precision == "int8" else self.directory / "model.onnx"
-        self._session = onnxruntime.InferenceSession(str(graph), options,
+        self._session = onnxruntime.InferenceSession(str(self.directory / "model.onnx"), options,
                                                      providers=["CPUExecutionProvider"])
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
