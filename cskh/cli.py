@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 from urllib.parse import urlparse
 
+from cskh.settings import KB_INDEX_KINDS
 from cskh.supervisor import Supervised
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -196,8 +197,9 @@ def cmd_kb_build(args: argparse.Namespace) -> int:
     source = Path(args.input) if args.input else settings.kb_source_dir
     out = Path(args.out) if args.out else settings.kb_index_dir
     started = time.perf_counter()
-    kb = build_kb(source, out, args.model or settings.embedding_model)
-    print(f"built {out}: {len(kb.entries)} entries in {time.perf_counter() - started:.1f}s")
+    kind = args.index_kind or settings.kb_index_kind
+    kb = build_kb(source, out, args.model or settings.embedding_model, kind)
+    print(f"built {out}: {len(kb.entries)} entries, {kind} index, in {time.perf_counter() - started:.1f}s")
     return 0
 
 
@@ -554,6 +556,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--input", help="KB source directory or JSONL of {id, text} (default faq_corpus/)")
     build.add_argument("--out", help="index directory (default var/kb_index)")
     build.add_argument("--model", help="embedding model name or directory")
+    build.add_argument("--index-kind", choices=KB_INDEX_KINDS,
+                       help="FAISS index: flat (exact) or hnsw (approximate, large KBs); default CSKH_KB_INDEX_KIND")
     build.set_defaults(func=cmd_kb_build)
     search = kb.add_parser("search", help="search an index with a JSONL of {id, text} queries")
     search.add_argument("--index", help="index directory (default var/kb_index)")

@@ -9,6 +9,10 @@ from pydantic import BaseSettings, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "admin"}
+# The FAISS index kinds the product's KB can be built with (retrieval/index.py). IVF is left to the
+# benchmark: it must be trained on the passages first, and it cannot give stored vectors back,
+# which the learned ranker's entry centroids need.
+KB_INDEX_KINDS = ("flat", "hnsw")
 
 
 class Settings(BaseSettings):
@@ -57,6 +61,7 @@ class Settings(BaseSettings):
     kb_source_dir: Path = ROOT / "faq_corpus"
     kb_index_dir: Path = ROOT / "var" / "kb_index"
     kb_url: Optional[str] = None  # where actions reach the KB; defaults to this gateway
+    kb_index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for KBs of 100k passages and more)
     embedding_model: str = "all-MiniLM-L6-v2"
     encoder_cache_dir: Path = ROOT / "var" / "encoders"  # the embedders exported to ONNX (retrieval/encoder.py)
     kb_min_score: Optional[float] = None  # override the tuned (strict) confidence threshold
@@ -128,6 +133,12 @@ class Settings(BaseSettings):
     def _alphanumeric_prefix(cls, value: str) -> str:
         if not value.isalnum():  # Rasa's RedisLockStore ignores a prefix that is not alphanumeric
             raise ValueError("CSKH_REDIS_PREFIX must be letters and digits only")
+        return value
+
+    @validator("kb_index_kind")
+    def _known_index_kind(cls, value: str) -> str:
+        if value not in KB_INDEX_KINDS:
+            raise ValueError(f"CSKH_KB_INDEX_KIND must be {' or '.join(KB_INDEX_KINDS)}")
         return value
 
     @validator("log_format")

@@ -59,27 +59,29 @@ def build_kb(source: Path, out: Path, model: str, index_kind: str = "flat") -> K
     return kb
 
 
-def _kb_is_current(index_dir: Path, source: Path, model: str) -> bool:
+def _kb_is_current(index_dir: Path, source: Path, model: str, index_kind: str) -> bool:
     try:
         meta = read_meta(index_dir)
     except FileNotFoundError:
         return False
     newest_source = max((p.stat().st_mtime for p in source.rglob("*") if p.is_file()), default=0.0)
-    return meta.get("model") == model and (index_dir / "meta.json").stat().st_mtime >= newest_source
+    return (meta.get("model") == model and meta.get("kind", "flat") == index_kind
+            and (index_dir / "meta.json").stat().st_mtime >= newest_source)
 
 
 def open_kb(settings: Settings, overrides: Optional[OverrideStore] = None) -> KnowledgeBase:
-    """Load the KB index, building it first when it is missing, stale or built with another model."""
+    """Load the KB index, building it first when it is missing, stale, or built with another model
+    or index kind."""
     index_dir, source, model = settings.kb_index_dir, settings.kb_source_dir, settings.embedding_model
     kb: Optional[KnowledgeBase] = None
-    if _kb_is_current(index_dir, source, model):
+    if _kb_is_current(index_dir, source, model, settings.kb_index_kind):
         try:
             kb = KnowledgeBase.load(index_dir, Encoder(model))
         except IndexMismatch as mismatch:
             log.warning("%s", mismatch)
     if kb is None:
         log.info("building the KB index from %s", source)
-        kb = build_kb(source, index_dir, model)
+        kb = build_kb(source, index_dir, model, settings.kb_index_kind)
     if overrides is not None:
         for entry_id, entry in overrides.all().items():
             if entry is None:

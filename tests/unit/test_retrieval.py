@@ -113,6 +113,62 @@ def test_kb_survives_a_save_and_load(kb, tmp_path):
     assert loaded.search("hotline", k=1)[0].id == kb.search("hotline", k=1)[0].id
 
 
+def test_hnsw_kb_answers_as_the_exact_one_through_changes_and_a_reload(kb, tmp_path):
+    """CSKH_KB_INDEX_KIND=hnsw on the real KB: the same first answer and confidence as the exact
+    index for the evaluation questions, a live change, and a save and load that keeps both."""
+    from cskh.settings import ROOT
+    from retrieval.index import read_meta
+    from retrieval.search import KnowledgeBase
+
+    questions = [json.loads(line)["text"] for line in (ROOT / "retrieval" / "eval" / "questions_vi.jsonl")
+                 .read_text(encoding="utf-8").splitlines()[:200]]
+    hnsw = KnowledgeBase.build(load_faq_dir(ROOT / "faq_corpus"), kb.encoder, index_kind="hnsw")
+
+    def first(base, text):
+        hits = base.search(text, k=3)
+        return (hits[0].id, round(hits[0].confidence, 4), hits[0].confident) if hits else None
+
+    exact = [first(kb, q) for q in questions]
+    approximate = [first(hnsw, q) for q in questions]
+    # The same entry first; the confidence moves a little where HNSW misses one of the 64 nearest
+    # phrasings the ranker's features look at (at most 0.024 when this was written).
+    assert sum(a[0] == e[0] for a, e in zip(approximate, exact)) >= 0.99 * len(questions)
+    assert max(abs(a[1] - e[1]) for a, e in zip(approximate, exact)) < 0.05
+    assert sum(a[2] == e[2] for a, e in zip(approximate, exact)) >= 0.97 * len(questions)
+
+    hnsw.upsert([Entry("test-gift-wrap", ("shop có gói quà không",), {"vi": "Dạ, có gói quà miễn phí."})])
+    assert hnsw.search("có gói quà không", k=1)[0].id == "test-gift-wrap"
+    assert hnsw.delete("test-gift-wrap") and hnsw.delete("contact-hotline")
+    assert all(hit.id not in {"test-gift-wrap", "contact-hotline"} for hit in hnsw.search("hotline là số mấy", k=5))
+
+    hnsw.save(tmp_path)
+    assert read_meta(tmp_path)["kind"] == "hnsw" and len(read_meta(tmp_path)["masked"]) > 0
+    loaded = KnowledgeBase.load(tmp_path, kb.encoder)
+    assert "contact-hotline" not in {hit.id for hit in loaded.search("hotline là số mấy", k=5)}
+    before, after = [first(hnsw, q) for q in questions[:50]], [first(loaded, q) for q in questions[:50]]
+    assert [a[0] for a in after] == [b[0] for b in before]
+    assert max(abs(a[1] - b[1]) for a, b in zip(after, before)) < 1e-3  # float sums in another order
+
+
+def test_the_kb_is_rebuilt_when_the_index_kind_setting_changes(kb, tmp_path):
+    from pydantic import ValidationError
+
+    from cskh.settings import ROOT, Settings
+    from cskh.setup import build_kb, open_kb
+    from retrieval.index import read_meta
+
+    index_dir = tmp_path / "index"
+    build_kb(ROOT / "faq_corpus", index_dir, kb.encoder.name, "flat")
+    flat_built = (index_dir / "meta.json").stat().st_mtime_ns
+    settings = Settings(kb_index_dir=index_dir, kb_source_dir=ROOT / "faq_corpus", kb_index_kind="flat")
+    open_kb(settings)
+    assert (index_dir / "meta.json").stat().st_mtime_ns == flat_built  # current: loaded, not rebuilt
+    opened = open_kb(Settings(kb_index_dir=index_dir, kb_source_dir=ROOT / "faq_corpus", kb_index_kind="hnsw"))
+    assert read_meta(index_dir)["kind"] == "hnsw" and opened.search("so hotline la bao nhieu", k=1)[0].id == "contact-hotline"
+    with pytest.raises(ValidationError, match="CSKH_KB_INDEX_KIND"):
+        Settings(kb_index_kind="ivf")
+
+
 def test_bm25_delta_and_compacted_matrix_score_the_same():
     texts = ["phí giao hàng nội thành", "giao hàng đi tỉnh mấy ngày", "hotline tổng đài", "đổi trả trong 7 ngày"]
     live = BM25()
