@@ -54,6 +54,40 @@ def shares(lines: Iterable[str]) -> Tuple[int, Dict[str, float]]:
     return total, {row: inside[row] / total if total else 0.0 for row, _ in PARTS}
 
 
+def top_frames(lines: Iterable[str], count: int, outside: str = "",
+               threads: bool = False) -> Tuple[int, List[Tuple[str, float]]]:
+    """The `count` functions (name and file) with the largest inclusive share of the event loop's
+    samples; with `outside`, only samples whose stack has no frame of that name (what the loop does
+    besides it); with `threads`, the samples of the other threads (work handed to a thread pool),
+    still as a share of the event loop's samples."""
+    total, inside = 0, Counter()
+
+    def count_it(frames: List[str], samples: int) -> None:
+        seen = set()
+        for frame in frames:
+            name, _, where = frame.partition(" (")
+            key = f"{name} ({Path(where.split(':')[0]).name})"
+            if key not in seen:
+                seen.add(key)
+                inside[key] += samples
+
+    for line in lines:
+        stack, _, samples = line.rstrip().rpartition(" ")
+        if not samples.isdigit():
+            continue
+        frames = stack.split(";")
+        names = {frame.split(" (")[0] for frame in frames}
+        if not names & LOOP:
+            if threads:
+                count_it(frames, int(samples))
+            continue
+        total += int(samples)
+        if threads or (outside and outside in names):
+            continue
+        count_it(frames, int(samples))
+    return total, [(key, n / total if total else 0.0) for key, n in inside.most_common(count)]
+
+
 def table(total: int, found: Dict[str, float]) -> str:
     rows = [f"event-loop samples: {total}", "", "| part of the work | share of the event loop |", "|---|---|"]
     rows += [f"| {row} | {100 * share:.1f}% |" for row, share in found.items()]
@@ -88,12 +122,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("raw", nargs="?", help="a py-spy raw profile (-f raw)")
     parser.add_argument("--profile", type=int, metavar="SECONDS", help="record one now, for this long")
+    parser.add_argument("--top", type=int, default=0, metavar="N",
+                        help="also list the N functions with the largest inclusive share, overall and outside "
+                             "handle_message")
     args = parser.parse_args()
     path = profile(args.profile) if args.profile else Path(args.raw or "")
     if not path.is_file():
         parser.error("give a py-spy raw profile, or --profile SECONDS")
     print(f"profile: {path}")
-    print(table(*shares(path.read_text().splitlines())))
+    lines = path.read_text().splitlines()
+    print(table(*shares(lines)))
+    for outside, threads, title in (("", False, "function, event loop"),
+                                    ("handle_message", False, "function, event loop outside handle_message"),
+                                    ("", True, "function, other threads (thread pool)")) if args.top else ():
+        _, top = top_frames(lines, args.top, outside, threads)
+        print(f"\n| {title} | share of the event loop's samples |")
+        print("|---|---|")
+        for key, share in top:
+            print(f"| `{key}` | {100 * share:.1f}% |")
     return 0
 
 
