@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -85,7 +86,7 @@ class CountingSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         stored, rows = getattr(tracker, _STORED, None), getattr(tracker, _ROWS, None)
-        await super().save(tracker)
+        await self._insert_new_events(tracker)
         if tracker.events.maxlen is not None:  # a capped history would make the numbers meaningless
             return
         setattr(tracker, _STORED, len(tracker.events))
@@ -99,6 +100,23 @@ class CountingSQLTrackerStore(SQLTrackerStore):
         self._kept.move_to_end(tracker.sender_id)
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
+
+    async def _insert_new_events(self, tracker: DialogueStateTracker) -> None:
+        """What Rasa's `save` writes (the same rows), as one multi-row INSERT through SQLAlchemy
+        Core: Rasa adds an ORM object per event and flushes them through the session's unit of
+        work, which was a third of the save's time on the event loop under load."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = []
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
+                             "timestamp": data.get("timestamp"),
+                             "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                             "action_name": data.get("name"), "data": json.dumps(data)})
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
 
     def _additional_events(self, session, tracker: DialogueStateTracker) -> Iterator:
         stored = getattr(tracker, _STORED, None)

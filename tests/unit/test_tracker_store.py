@@ -65,6 +65,12 @@ def _rows(store) -> list:
         return [(r.type_name, json.loads(r.data).get("timestamp")) for r in session.query(store.SQLEvent).order_by(store.SQLEvent.id)]
 
 
+def _full_rows(store) -> list:
+    with store.session_scope() as session:
+        return [(r.sender_id, r.type_name, r.timestamp, r.intent_name, r.action_name, r.data)
+                for r in session.query(store.SQLEvent).order_by(store.SQLEvent.id)]
+
+
 def test_stores_every_event_once_without_counting(tmp_path):
     counting = _store(CountingSQLTrackerStore, tmp_path / "counting.db")
     statements = _statements(counting)
@@ -94,6 +100,8 @@ def test_stores_what_rasas_store_stores(tmp_path):
     asyncio.run(until_restart(ours))
     asyncio.run(until_restart(rasas))
     assert _rows(ours) == _rows(rasas)
+    assert _full_rows(ours) == _full_rows(rasas)  # every column, written by one INSERT instead of the ORM
+    assert any(intent for *_, intent, _, _ in _full_rows(ours)) and any(action for *_, action, _ in _full_rows(ours))
     loaded = asyncio.run(ours.retrieve("c"))
     assert [e.as_dict() for e in loaded.events] == [e.as_dict() for e in asyncio.run(rasas.retrieve("c")).events]
 
