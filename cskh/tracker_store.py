@@ -74,7 +74,9 @@ class CountingSQLTrackerStore(SQLTrackerStore):
             metrics.TRACKER_LOADS.labels("loaded").inc()
             if not rows:
                 return None  # a new conversation: nothing to load
-            serialised = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            # the data column alone: no ORM object per row
+            serialised = (self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                          .with_entities(self.SQLEvent.data).all())
             events = [json.loads(event.data) for event in serialised]
         if not (self.domain and events):
             return None  # what Rasa's store answers for a conversation it does not have
