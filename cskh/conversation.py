@@ -176,7 +176,7 @@ class ConversationService:
             return replies
         current = await _in_thread(self.handoffs.queue.current, conversation)
         if current is not None and current.is_open:
-            self.handoffs.customer_said(conversation, message.text)
+            self.handoffs.customer_said(current, message.text)  # no second read on the event loop
         elif self.frustration_trigger and (sentiment.is_frustrated(mood) or sentiment.worsening(list(history))):
             raw = await self.assistant.trigger(conversation, "request_human", {"handoff_reason": "frustration"})
             replies += [OutboundMessage.from_rasa(conversation, r) for r in raw]

@@ -142,11 +142,11 @@ class HandoffService:
 
     # ---- from the customer ---------------------------------------------------------------
 
-    def customer_said(self, conversation_id: str, text: str) -> None:
-        handoff = self.queue.current(conversation_id)
-        if handoff is not None and handoff.is_open:
+    def customer_said(self, handoff: Handoff, text: str) -> None:
+        """Show the agents what the customer wrote in an open hand-off (the caller has just read it)."""
+        if handoff.is_open:
             self.hub.publish({"type": "customer_message", "handoff_id": handoff.id,
-                              "conversation_id": conversation_id, "text": text})
+                              "conversation_id": handoff.conversation_id, "text": text})
 
     def csat_reply(self, conversation_id: str, text: str) -> Optional[List[OutboundMessage]]:
         """A rating after resolution, if this message is one; None to let the bot answer."""
