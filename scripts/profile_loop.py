@@ -54,37 +54,35 @@ def shares(lines: Iterable[str]) -> Tuple[int, Dict[str, float]]:
     return total, {row: inside[row] / total if total else 0.0 for row, _ in PARTS}
 
 
+# Leaves of a thread that is waiting, not working: py-spy cannot always tell (a pool thread blocked
+# on its queue, uvicorn's parent pipe), so the thread listing leaves them out.
+WAITING = {"_worker (thread.py)", "_recv (connection.py)", "wait (threading.py)"}
+
+
 def top_frames(lines: Iterable[str], count: int, outside: str = "",
                threads: bool = False) -> Tuple[int, List[Tuple[str, float]]]:
-    """The `count` functions (name and file) with the largest inclusive share of the event loop's
-    samples; with `outside`, only samples whose stack has no frame of that name (what the loop does
-    besides it); with `threads`, the samples of the other threads (work handed to a thread pool),
-    still as a share of the event loop's samples."""
+    """The `count` functions (name, file and line) in which the most samples were taken (self time,
+    the innermost frame) as shares of the event loop's samples; with `outside`, only samples whose
+    stack has no frame of that name (what the loop does besides it); with `threads`, the samples
+    of the other threads (the thread pool's database calls and sentiment), waiting ones left out.
+    An event-loop sample inside uvloop's C code (waiting in epoll, or its own work) has uvicorn's
+    `asyncio_run` as its innermost frame."""
     total, inside = 0, Counter()
-
-    def count_it(frames: List[str], samples: int) -> None:
-        seen = set()
-        for frame in frames:
-            name, _, where = frame.partition(" (")
-            key = f"{name} ({Path(where.split(':')[0]).name})"
-            if key not in seen:
-                seen.add(key)
-                inside[key] += samples
-
     for line in lines:
         stack, _, samples = line.rstrip().rpartition(" ")
         if not samples.isdigit():
             continue
         frames = stack.split(";")
         names = {frame.split(" (")[0] for frame in frames}
-        if not names & LOOP:
-            if threads:
-                count_it(frames, int(samples))
+        in_loop = bool(names & LOOP)
+        total += int(samples) if in_loop else 0
+        if in_loop == threads or (outside and outside in names):
             continue
-        total += int(samples)
-        if threads or (outside and outside in names):
+        name, _, where = frames[-1].partition(" (")
+        path, _, number = where.rstrip(")").rpartition(":")
+        if f"{name} ({Path(path).name})" in WAITING:
             continue
-        count_it(frames, int(samples))
+        inside[f"{name} ({'/'.join(Path(path).parts[-2:])}:{number})"] += int(samples)
     return total, [(key, n / total if total else 0.0) for key, n in inside.most_common(count)]
 
 
@@ -123,8 +121,8 @@ def main() -> int:
     parser.add_argument("raw", nargs="?", help="a py-spy raw profile (-f raw)")
     parser.add_argument("--profile", type=int, metavar="SECONDS", help="record one now, for this long")
     parser.add_argument("--top", type=int, default=0, metavar="N",
-                        help="also list the N functions with the largest inclusive share, overall and outside "
-                             "handle_message")
+                        help="also list the N functions with the most samples (self time): in the event loop, "
+                             "in it outside handle_message, and in the other threads")
     args = parser.parse_args()
     path = profile(args.profile) if args.profile else Path(args.raw or "")
     if not path.is_file():
