@@ -295,6 +295,8 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     print("| configuration | " + " | ".join(all_styles) + " |\n|---|" + "---|" * len(all_styles))
     for name, by in styles.items():
         print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
+    shown_questions = test if shown == "test" else dev
+    print(closeness_table(kbs, configs, tuned, shown_questions, shown))
     if not args.quick:
         print("\nlearned ranker: variants (scorer fitted on KB pseudo-queries; calibrator and threshold on dev)\n")
         print(ablation_table(kbs[base], questions))
@@ -319,6 +321,29 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         tuned[(key, "ranker")].save()
         print(f"\nwrote retrieval/fusion.json and retrieval/ranker.json for {model}", file=sys.stderr)
     return 0
+
+
+def closeness_table(kbs: dict, configs: list, tuned: dict, questions: list, shown: str) -> str:
+    """hit@1 and MRR of each configuration on the questions that are near copies of a FAQ
+    phrasing of the KB and on the rest, which only paraphrase it."""
+    from retrieval.evaluate import TUNING_MAX_JACCARD, closeness, result_metrics, results_for
+
+    some_kb = next(iter(kbs.values()))
+    near = closeness([text for _, _, text in some_kb.unit_items()], questions)
+    far_qs = [q for q, c in zip(questions, near) if c <= TUNING_MAX_JACCARD]
+    near_qs = [q for q, c in zip(questions, near) if c > TUNING_MAX_JACCARD]
+    count = lambda qs: sum(q.entry is not None for q in qs)  # noqa: E731
+    lines = [f"\nhit@1 by closeness to the KB's phrasings ({shown} split; a near copy has a character-trigram "
+             f"Jaccard similarity above {TUNING_MAX_JACCARD} with some phrasing: {count(near_qs)} of "
+             f"{count(questions)} answerable questions)\n",
+             f"| configuration | hit@1, the rest ({count(far_qs)}) | MRR, the rest | hit@1, near copies ({count(near_qs)}) "
+             "| MRR, near copies |", "|---|---|---|---|---|"]
+    for name, model, mode in configs:
+        config, kb = tuned[(model, mode)], kbs[model]
+        far = result_metrics(far_qs, results_for(kb, far_qs, config), config.threshold)
+        close = result_metrics(near_qs, results_for(kb, near_qs, config), config.threshold)
+        lines.append(f"| {name} | {far.hit1:.3f} | {far.mrr:.3f} | {close.hit1:.3f} | {close.mrr:.3f} |")
+    return "\n".join(lines)
 
 
 def cmd_kb_public_eval(args: argparse.Namespace) -> int:

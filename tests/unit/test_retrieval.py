@@ -292,3 +292,29 @@ def test_tuning_questions_are_no_near_copies_of_faq_phrasings_or_evaluation_ques
     short = read_short()
     assert len(short) >= 40 and sum(q.entry is None for q in short) >= 10 and SHORT.exists()
     assert {q.id for q in short}.isdisjoint({q.id for q in _read(TUNING, True) + _read(QUESTIONS, False)})
+
+
+def test_closeness_finds_near_copies_of_phrasings_through_accents_and_not_paraphrases():
+    from retrieval.evaluate import TUNING_MAX_JACCARD, Question, closeness
+
+    phrasings = ["Bảo hành ở đâu?", "phí ship bao nhiêu"]
+    questions = [Question("a", "bao hanh o dau", "warranty-where", "no_diacritics"),
+                 Question("b", "máy hỏng thì mang tới chỗ nào để sửa miễn phí", "warranty-where", "paraphrase"),
+                 Question("c", "", None, "empty")]
+    same, paraphrase, empty = closeness(phrasings, questions)
+    assert same == 1.0  # the accent-folded trigrams are the same
+    assert paraphrase <= TUNING_MAX_JACCARD
+    assert empty == 0.0
+    assert closeness([], questions[:1]) == [0.0]
+
+
+def test_no_faq_phrasing_copies_another_evaluation_question():
+    """A ratchet: the evaluation questions near copies of a FAQ phrasing (written before the
+    phrasings and never checked) may become fewer, never more."""
+    from retrieval.corpus import load_faq_dir
+    from retrieval.evaluate import KNOWN_NEAR_COPIES, QUESTIONS, TUNING_MAX_JACCARD, _read, closeness
+
+    faq = Path(__file__).resolve().parents[2] / "faq_corpus"
+    phrasings = [text for entry in load_faq_dir(faq) for text in entry.questions]
+    near = [c for c in closeness(phrasings, _read(QUESTIONS, False)) if c > TUNING_MAX_JACCARD]
+    assert len(near) <= KNOWN_NEAR_COPIES
