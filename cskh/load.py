@@ -18,11 +18,12 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import httpx
 import websockets
@@ -174,14 +175,17 @@ class _Socket:
         tally.answered(elapsed, self.conversation, turn.text)
 
 
-async def _conversation(plan: Plan, client: httpx.AsyncClient, rng: random.Random, deadline: float,
-                        tally: Tally) -> None:
+async def _conversation(plan: Plan, new_client: Callable[[], httpx.AsyncClient], rng: random.Random,
+                        deadline: float, tally: Tally) -> None:
     low, high = plan.think
     if high:  # paced: spread the first messages over one think time, as arrivals would be
         await asyncio.sleep(rng.uniform(0, high))
     while time.perf_counter() < deadline:
         sender = f"load-{uuid.uuid4().hex[:12]}"  # a new customer after each visit
+        # each customer comes with a connection of their own (the widget's WebSocket, or a REST
+        # client's keep-alive connection)
         socket = _Socket(plan, sender) if plan.transport == "ws" else None
+        client = new_client() if socket is None else None
         try:
             disrupted = False
             for turn in script(rng):
@@ -193,6 +197,7 @@ async def _conversation(plan: Plan, client: httpx.AsyncClient, rng: random.Rando
                 if socket is not None:
                     await socket.turn(turn, tally)
                 else:
+                    assert client is not None
                     await _rest_turn(client, plan, sender, turn, tally)
                 # no await since the turn recorded its outcome: the last one is this turn's
                 failed = tally.outcomes[-1][2] != "answered"
@@ -204,6 +209,8 @@ async def _conversation(plan: Plan, client: httpx.AsyncClient, rng: random.Rando
         finally:
             if socket is not None:
                 await socket.close()
+            if client is not None:
+                await client.aclose()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -216,13 +223,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 async def run(plan: Plan, tally: Optional[Tally] = None) -> dict:
     """Drive the plan; return its figures (latencies in ms). Pass a Tally to keep every outcome."""
     tally = tally if tally is not None else Tally()
-    limits = httpx.Limits(max_connections=plan.conversations + 5, max_keepalive_connections=plan.conversations + 5)
-    async with httpx.AsyncClient(timeout=plan.timeout, limits=limits) as client:
-        started = time.perf_counter()
-        deadline = started + plan.duration
-        await asyncio.gather(*(_conversation(plan, client, random.Random(plan.seed * 100_003 + i), deadline, tally)
-                               for i in range(plan.conversations)))
-        wall = time.perf_counter() - started
+    # A connection per customer, as real customers come: one pool shared by all conversations
+    # would send most requests over its first idle connections, and with several server workers
+    # those belong to whichever worker accepted them. One TLS context for every client (building
+    # one per client costs CPU that the service, on the same machine, would lose).
+    context = ssl.create_default_context()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+
+    def new_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=plan.timeout, limits=limits, verify=context)
+
+    started = time.perf_counter()
+    deadline = started + plan.duration
+    await asyncio.gather(*(_conversation(plan, new_client, random.Random(plan.seed * 100_003 + i), deadline, tally)
+                           for i in range(plan.conversations)))
+    wall = time.perf_counter() - started
     ms = [x * 1000 for x in tally.latencies]
     return {"transport": plan.transport, "mode": "paced" if plan.think[1] else "saturation",
             "conversations": plan.conversations, "seconds": round(wall, 1), "sent": tally.sent,

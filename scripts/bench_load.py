@@ -7,9 +7,11 @@
   between messages.
 
 `--cpu` also prints, for each saturation run shown, the CPU time per answered message of each
-process: the gateway worker(s) (and, of that, their main threads, which run the event loop: the rest is
-the thread pool's database calls and sentiment, and TensorFlow's own threads), the action server,
-PostgreSQL, Redis and this load generator. On a machine with C cores, C seconds / (the sum) bounds the messages/s, whatever the concurrency.
+process: the gateway worker(s) (and, of that, their main threads, which run the event loop: the
+rest is the thread pool's database calls and sentiment, and TensorFlow's own threads), the action
+server, PostgreSQL, Redis and this load generator. On a machine with C cores, C seconds / (the sum)
+bounds the messages/s, whatever the concurrency. And, for every run shown, each gateway worker's
+part of the workers' CPU: how evenly the conversations' connections were spread over the workers.
 
 `--quick` shortens everything (for a first look). Extra service settings can be passed in the
 environment (e.g. CSKH_WORKERS). The load generator runs on the same machine as the service, so it
@@ -130,6 +132,38 @@ def cpu_seconds(service_pid: int) -> dict:
     return totals
 
 
+def worker_cpu(service_pid: int) -> dict:
+    """CPU seconds used so far by each gateway worker process (pid → seconds). With one worker,
+    the service's own process is that worker."""
+    import psutil
+
+    try:
+        service = psutil.Process(service_pid)
+        children = service.children()
+    except psutil.Error:
+        return {}
+    found = {}
+    for process in children or []:
+        try:
+            line = " ".join(process.cmdline())
+            if "multiprocessing" in line and "resource_tracker" not in line:
+                times = process.cpu_times()
+                found[process.pid] = times.user + times.system
+        except psutil.Error:
+            continue
+    if not found:
+        times = service.cpu_times()
+        found[service_pid] = times.user + times.system
+    return found
+
+
+def shares(before: dict, after: dict) -> str:
+    """Each worker's part of the workers' CPU between two readings, e.g. "34/33/33%"."""
+    used = sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
+    total = sum(used) or 1.0
+    return "/".join(f"{100 * u / total:.0f}" for u in used) + "%"
+
+
 def cpu_row(before: dict, after: dict, answered: int) -> str:
     parts = ["gateway", LOOP, "action server", "PostgreSQL", "Redis", "load generator"]
     per = {p: 1000 * (after.get(p, 0.0) - before.get(p, 0.0)) / max(answered, 1) for p in parts}
@@ -175,30 +209,41 @@ def measure(url: str, args: argparse.Namespace, work: Path, service_pid: int) ->
           f"{args.repeats} run(s) by msg/s; service log: {work / 'service.log'}")
     print(HEADER, flush=True)
     transports = args.transports.split(",")
-    cpu_rows = []
+    cpu_rows: list = []
+    share_rows: list = []
     if "saturation" in args.modes:
         for transport in transports:
             runs = []
             for _ in range(args.repeats):
-                before = cpu_seconds(service_pid) if args.cpu else {}
+                before, workers_before = (cpu_seconds(service_pid), worker_cpu(service_pid)) if args.cpu else ({}, {})
                 stats = asyncio.run(run(Plan(url, transport, args.saturation_conversations, args.saturation_seconds)))
                 if args.cpu:
                     stats["cpu"] = cpu_row(before, cpu_seconds(service_pid), stats["answered"])
+                    stats["shares"] = shares(workers_before, worker_cpu(service_pid))
                 runs.append(stats)
             runs.sort(key=lambda s: s["msg_per_s"])
             print(row(runs[len(runs) // 2]), flush=True)
-            cpu_rows += [f"| {transport} " + runs[len(runs) // 2]["cpu"]] if args.cpu else []
+            if args.cpu:
+                cpu_rows += [f"| {transport} " + runs[len(runs) // 2]["cpu"]]
+                share_rows += [f"| {transport} | saturation | {runs[len(runs) // 2]['shares']} |"]
     if "paced" in args.modes:
         for transport in transports:
+            workers_before = worker_cpu(service_pid) if args.cpu else {}
             stats = asyncio.run(run(Plan(url, transport, args.paced_conversations, args.paced_seconds,
                                          think=(5.0, 8.0))))
             print(row(stats), flush=True)
+            if args.cpu:
+                share_rows += [f"| {transport} | paced | {shares(workers_before, worker_cpu(service_pid))} |"]
     if cpu_rows:
         print(f"\nCPU ms per answered message (the saturation runs above; {os.cpu_count()} cores):\n")
         print("| transport | gateway | of which event-loop threads | action server | PostgreSQL | Redis | load generator "
               "| total | msg/s bound |")
         print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(cpu_rows), flush=True)
+    if share_rows:
+        print("\nEach gateway worker's part of the workers' CPU (even spreading: equal parts):\n")
+        print("| transport | mode | worker parts |\n|---|---|---|")
+        print("\n".join(share_rows), flush=True)
     kept, loaded = tracker_loads(url)
     if kept + loaded:
         print(f"\nTrackers fetched during the whole run (warm-up included): {kept:.0f} kept in memory, "
