@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from cskh import metrics
 from shop.db import ping_when_idle
