@@ -297,6 +297,8 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         print(f"| {name} | " + " | ".join(f"{by.get(s, float('nan')):.3f}" for s in all_styles) + " |")
     shown_questions = test if shown == "test" else dev
     print(closeness_table(kbs, configs, tuned, shown_questions, shown))
+    if args.misses:
+        print(misses_table(kbs[base], tuned[(base, "ranker")], dev))
     if not args.quick:
         print("\nlearned ranker: variants (scorer fitted on KB pseudo-queries; calibrator and threshold on dev)\n")
         print(ablation_table(kbs[base], questions))
@@ -321,6 +323,22 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         tuned[(key, "ranker")].save()
         print(f"\nwrote retrieval/fusion.json and retrieval/ranker.json for {model}", file=sys.stderr)
     return 0
+
+
+def misses_table(kb, ranker, dev: list) -> str:
+    """The learned ranker's hit@1 misses on the dev split (never test: what a lead reads to mend
+    the KB must not be what the KB is judged on): the question, its entry and the first three."""
+    from retrieval.evaluate import results_for
+
+    results = results_for(kb, dev, ranker)
+    missed = [(q, r) for q, r in zip(dev, results) if q.entry and (not r.ids or r.ids[0] != q.entry)]
+    lines = [f"\nhit@1 misses of the learned ranker on the dev split: {len(missed)} of "
+             f"{sum(q.entry is not None for q in dev)} answerable questions\n",
+             "| question | style | its entry | first three | text |", "|---|---|---|---|---|"]
+    for q, r in missed:
+        text = q.text.replace("|", "/")
+        lines.append(f"| {q.id} | {q.style} | {q.entry} | {', '.join(r.ids[:3])} | {text} |")
+    return "\n".join(lines)
 
 
 def closeness_table(kbs: dict, configs: list, tuned: dict, questions: list, shown: str) -> str:
@@ -598,6 +616,8 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("test", "dev"), default="test",
                           help="report the held-out test split (default) or the dev split the tuning used")
     evaluate.add_argument("--quick", action="store_true", help="only the quality tables (no ablation, no thresholds)")
+    evaluate.add_argument("--misses", action="store_true",
+                          help="also list the learned ranker's hit@1 misses on the dev split (never test)")
     evaluate.add_argument("--write-for", help="encoder whose tuned hybrid --write saves (default: CSKH_EMBEDDING_MODEL)")
     evaluate.set_defaults(func=cmd_kb_eval)
     public = kb.add_parser("public-eval", help="dense, BM25 and hybrid on public Vietnamese QA data (UIT-ViCoV19QA)")
