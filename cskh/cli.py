@@ -342,8 +342,9 @@ def misses_table(kb, ranker, dev: list) -> str:
 
 
 def closeness_table(kbs: dict, configs: list, tuned: dict, questions: list, shown: str) -> str:
-    """hit@1 and MRR of each configuration on the questions that are near copies of a FAQ
-    phrasing of the KB and on the rest, which only paraphrase it."""
+    """Each configuration's hit@1, MRR, answer precision, coverage and abstention (at its tuned
+    threshold) on the questions that are near copies of a FAQ phrasing of the KB and on the rest,
+    which only paraphrase it (an unanswerable near copy looks like something the KB answers)."""
     from retrieval.evaluate import TUNING_MAX_JACCARD, closeness, result_metrics, results_for
 
     some_kb = next(iter(kbs.values()))
@@ -351,16 +352,26 @@ def closeness_table(kbs: dict, configs: list, tuned: dict, questions: list, show
     far_qs = [q for q, c in zip(questions, near) if c <= TUNING_MAX_JACCARD]
     near_qs = [q for q, c in zip(questions, near) if c > TUNING_MAX_JACCARD]
     count = lambda qs: sum(q.entry is not None for q in qs)  # noqa: E731
-    lines = [f"\nhit@1 by closeness to the KB's phrasings ({shown} split; a near copy has a character-trigram "
+    unanswerable = lambda qs: sum(q.entry is None for q in qs)  # noqa: E731
+    parts = (("the rest", far_qs), ("near copies", near_qs))
+    columns = []
+    for name, qs in parts:
+        columns += [f"hit@1, {name} ({count(qs)})", f"MRR, {name}", f"precision, {name}", f"coverage, {name}",
+                    f"abstention, {name} ({unanswerable(qs)})"]
+    lines = [f"\nquality by closeness to the KB's phrasings ({shown} split; a near copy has a character-trigram "
              f"Jaccard similarity above {TUNING_MAX_JACCARD} with some phrasing: {count(near_qs)} of "
-             f"{count(questions)} answerable questions)\n",
-             f"| configuration | hit@1, the rest ({count(far_qs)}) | MRR, the rest | hit@1, near copies ({count(near_qs)}) "
-             "| MRR, near copies |", "|---|---|---|---|---|"]
+             f"{count(questions)} answerable questions, {unanswerable(near_qs)} of {unanswerable(questions)} "
+             "unanswerable; precision, coverage and abstention at each configuration's tuned threshold)\n",
+             "| configuration | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for name, model, mode in configs:
         config, kb = tuned[(model, mode)], kbs[model]
-        far = result_metrics(far_qs, results_for(kb, far_qs, config), config.threshold)
-        close = result_metrics(near_qs, results_for(kb, near_qs, config), config.threshold)
-        lines.append(f"| {name} | {far.hit1:.3f} | {far.mrr:.3f} | {close.hit1:.3f} | {close.mrr:.3f} |")
+        cells = []
+        for _, qs in parts:
+            m = result_metrics(qs, results_for(kb, qs, config), config.threshold)
+            some, none = count(qs) > 0, unanswerable(qs) > 0
+            cells += [m.hit1 if some else None, m.mrr if some else None, m.precision, m.coverage if some else None,
+                      m.abstention if none else None]
+        lines.append(f"| {name} | " + " | ".join("–" if c is None else f"{c:.3f}" for c in cells) + " |")
     return "\n".join(lines)
 
 

@@ -32,14 +32,19 @@ def test_kb_eval_prints_quality_closeness_and_the_dev_misses():
     ranker_hit1 = float(quality[-1][1])
     assert 0.0 <= ranker_hit1 <= 1.0
 
-    heading = re.search(r"hit@1 by closeness .*?: (\d+) of (\d+) answerable questions", out)
-    near, answerable = int(heading.group(1)), int(heading.group(2))
-    assert 0 < near < answerable
-    closeness = _table(out, "hit@1 by closeness")
+    heading = re.search(r"quality by closeness .*?: (\d+) of (\d+) answerable questions, (\d+) of (\d+) unanswerable", out)
+    near, answerable, near_none, unanswerable = (int(heading.group(i)) for i in range(1, 5))
+    assert 0 < near < answerable and 0 <= near_none <= unanswerable
+    closeness = _table(out, "quality by closeness")
     assert [r[0] for r in closeness] == [r[0] for r in quality]
-    far_hit1, near_hit1 = float(closeness[-1][1]), float(closeness[-1][3])
-    # the whole split's hit@1 is the two parts' weighted mean
-    assert abs((far_hit1 * (answerable - near) + near_hit1 * near) / answerable - ranker_hit1) < 0.002
+    for whole, parts in zip(quality, closeness):
+        # the whole split's hit@1, coverage and abstention are the two parts' weighted means
+        for at_whole, at_far, at_near, n_near, n in ((1, 1, 6, near, answerable), (5, 4, 9, near, answerable),
+                                                     (6, 5, 10, near_none, unanswerable)):
+            far_value = float(parts[at_far])
+            near_value = float(parts[at_near]) if n_near else 0.0
+            mean = (far_value * (n - n_near) + near_value * n_near) / n
+            assert abs(mean - float(whole[at_whole])) < 0.002, (whole[0], at_whole)
 
     count = re.search(r"hit@1 misses of the learned ranker on the dev split: (\d+) of (\d+)", out)
     misses = _table(out, "hit@1 misses of the learned ranker")
