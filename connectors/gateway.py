@@ -49,9 +49,11 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         from cskh.events import make_events
         from cskh.kb_sync import AnnouncingOverrideStore, KbSync
         from cskh.setup import ensure_database, open_kb
+        from cskh.threads import limit_compute_threads
         from shop import make_engine
 
         settings.check_production()
+        limit_compute_threads(settings.compute_threads)  # before the KB and the model load
         ensure_database(settings)
         # live events between replicas (in-process unless CSKH_EVENTS_URL names a Redis)
         app.state.events = make_events(settings.events_url, settings.redis_prefix)

@@ -50,7 +50,6 @@ class Assistant:
     @classmethod
     def load(cls, settings: Settings) -> "Assistant":
         rasa_tuning.install()
-        rasa_tuning.tensorflow_threads(settings.tf_threads)
         model_path = served_model(settings)
         agent = Agent.load(str(model_path),
                            tracker_store=tracker_store(settings.tracker_store_url, settings.tracker_cache),

@@ -151,26 +151,6 @@ class OrderedGraphRunner(DaskGraphRunner):
         return dict(outputs[target] for target in run_targets)
 
 
-def tensorflow_threads(threads: int) -> bool:
-    """Run TensorFlow's ops on `threads` inter-op and intra-op threads (0: its defaults). A
-    process's TensorFlow takes these once, before its first op; later calls (a second engine in
-    one process) change nothing. True when the setting took effect."""
-    if threads <= 0:
-        return False
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-    except RuntimeError:  # TensorFlow already ran something in this process
-        current = (tf.config.threading.get_inter_op_parallelism_threads(),
-                   tf.config.threading.get_intra_op_parallelism_threads())
-        if current != (threads, threads):
-            log.info("TensorFlow already started with %s inter-op and intra-op threads; keeping them", current)
-        return False
-    return True
-
-
 def install() -> None:
     """Patch RemoteAction.run (retry, note failures) and _validate_action_result, and give the
     message processor the ordered graph runner (idempotent)."""

@@ -44,10 +44,10 @@ class Settings(BaseSettings):
     model_dir: Path = ROOT / "models"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     start_action_server: bool = True
-    # TensorFlow threads (inter-op and intra-op) for DIET in each gateway process; the processes
-    # (CSKH_WORKERS) are the parallelism. One thread each: 6.3 instead of 8.1 ms of CPU per parse
-    # (scripts/bench_nlu_threads.py); 0 keeps TensorFlow's defaults (one per core).
-    tf_threads: int = 1
+    # Threads each gateway process lets TensorFlow (DIET) and FAISS (OpenMP) use; the processes
+    # (CSKH_WORKERS) are the parallelism. 0 keeps the libraries' defaults (one per core), which
+    # cost CPU in idle spinning (cskh/threads.py, scripts/bench_compute_threads.py).
+    compute_threads: int = 1
     # Webhook messages acknowledged but not answered (cskh/recovery.py): swept this often, and a
     # message still "received" after this long counts as stuck (its replica is gone).
     recovery_seconds: float = 15.0

@@ -19,6 +19,7 @@ PASSWORD = "mat-khau-thu-nghiem"
 USERS = [("lan", "agent", "Lan"), ("minh", "agent", "Minh"), ("thu", "lead", "Thu")]
 SERVICE_ENV: Dict[str, Dict[str, str]] = {}  # service URL → its environment (CLI tests run with the same)
 SERVICE_PROCESS: Dict[str, subprocess.Popen] = {}  # service URL → its `cskh run` (fault tests kill it)
+SERVICE_LOG: Dict[str, Path] = {}  # service URL → its log file
 
 
 def free_port() -> int:
@@ -68,6 +69,7 @@ def start_service(work: Path, extra_env: Optional[Dict[str, str]] = None, prepar
     url = f"http://127.0.0.1:{port}"
     SERVICE_ENV[url] = env
     SERVICE_PROCESS[url] = process
+    SERVICE_LOG[url] = work / "service.log"
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:

@@ -62,3 +62,11 @@ def test_pages_carry_security_headers(server, path):
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert "strict-origin" in headers["referrer-policy"]
+
+
+def test_the_gateway_runs_tensorflow_and_faiss_on_one_thread(server):
+    # CSKH_COMPUTE_THREADS defaults to 1, set before the model and the KB load (cskh/threads.py)
+    from tests.integration.conftest import SERVICE_LOG
+
+    log = SERVICE_LOG[server].read_text(encoding="utf-8", errors="replace")
+    assert "compute threads per process: 1 (tensorflow: set, faiss: set)" in log

@@ -157,25 +157,3 @@ def test_an_action_server_that_stays_down_is_noted(monkeypatch):
 
     assert asyncio.run(scenario()) == ["action_check_order"]
 
-
-def test_tensorflow_threads_are_set_before_the_first_op_and_kept_after_it():
-    # TensorFlow takes thread counts once per process: a fresh interpreter, not this one.
-    import os
-    import subprocess
-    import sys
-
-    script = """
-import tensorflow as tf
-from cskh.rasa_tuning import tensorflow_threads
-assert tensorflow_threads(0) is False  # 0: TensorFlow's defaults, nothing set
-assert tensorflow_threads(1) is True
-tf.constant([1.0, 2.0]) * 2.0  # the first op starts TensorFlow's runtime
-assert tensorflow_threads(2) is False  # too late: kept at 1, and no error
-assert tensorflow_threads(1) is True  # what it already has
-assert (tf.config.threading.get_inter_op_parallelism_threads(),
-        tf.config.threading.get_intra_op_parallelism_threads()) == (1, 1)
-print("ok")
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
