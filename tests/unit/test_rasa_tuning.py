@@ -156,4 +156,3 @@ def test_an_action_server_that_stays_down_is_noted(monkeypatch):
         return failed
 
     assert asyncio.run(scenario()) == ["action_check_order"]
-
