@@ -363,17 +363,21 @@ def _standardise(X: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 def fit_scorer(ranking: Sequence[Sample], features: Sequence[str] = FEATURES, C: float = 1.0,
                encoder: str = "", conf_features: Sequence[str] = CONFIDENCE_FEATURES,
-               last_sentence_weight: float = LAST_SENTENCE_WEIGHT) -> Ranker:
+               last_sentence_weight: float = LAST_SENTENCE_WEIGHT,
+               query_weights: Optional[Sequence[float]] = None) -> Ranker:
     """The candidate scorer alone (pointwise: one row per candidate of `ranking`, is it the right
-    entry?); the calibrator is left empty (see `fit_calibrator`)."""
+    entry?, each row weighted by its query's `query_weights` if given); the calibrator is left
+    empty (see `fit_calibrator`)."""
     from sklearn.linear_model import LogisticRegression
 
     columns = [_COLUMN[name] for name in features]
-    usable = [(e, ids, X) for e, ids, X in ranking if len(ids)]
-    X = np.vstack([X[:, columns] for _, _, X in usable])
-    y = np.concatenate([[i == e for i in ids] for e, ids, _ in usable])
+    weights = [1.0] * len(ranking) if query_weights is None else list(query_weights)
+    usable = [(sample[0], sample[1], sample[2], w) for sample, w in zip(ranking, weights) if len(sample[1])]
+    X = np.vstack([X[:, columns] for _, _, X, _ in usable])
+    y = np.concatenate([[i == e for i in ids] for e, ids, _, _ in usable])
+    rows = None if query_weights is None else np.concatenate([[w] * len(ids) for _, ids, _, w in usable])
     mean, scale = _standardise(X)
-    model = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / scale, y)
+    model = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / scale, y, sample_weight=rows)
     return Ranker(tuple(features), tuple(np.round(mean, 6)), tuple(np.round(scale, 6)),
                   tuple(np.round(model.coef_[0], 6)), encoder=encoder, conf_features=tuple(conf_features),
                   last_sentence_weight=last_sentence_weight)

@@ -32,19 +32,8 @@ C = 1.0
 
 
 def pointwise(samples: Sequence[learned.Sample], weights: Optional[Sequence[float]] = None) -> Ranker:
-    """`learned.fit_scorer` with a weight per sample (all 1: the product's scorer)."""
-    from sklearn.linear_model import LogisticRegression
-
-    if weights is None:
-        return learned.fit_scorer(samples, C=C)
-    columns = [learned._COLUMN[name] for name in learned.FEATURES]
-    usable = [(s[0], s[1], s[2], w) for s, w in zip(samples, weights) if len(s[1])]
-    X = np.vstack([X[:, columns] for _, _, X, _ in usable])
-    y = np.concatenate([[i == e for i in ids] for e, ids, _, _ in usable])
-    sample_weight = np.concatenate([[w] * len(ids) for _, ids, _, w in usable])
-    mean, scale = learned._standardise(X)
-    model = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / scale, y, sample_weight=sample_weight)
-    return Ranker(learned.FEATURES, tuple(mean), tuple(scale), tuple(model.coef_[0]))
+    """The product's scorer fit (`learned.fit_scorer`), each query weighted if `weights` is given."""
+    return learned.fit_scorer(samples, C=C, query_weights=weights)
 
 
 def listwise(samples: Sequence[learned.Sample], weights: Optional[Sequence[float]] = None) -> Ranker:
