@@ -42,6 +42,15 @@ def served_model(settings: Settings) -> Path:
     return found
 
 
+def action_endpoint(url: str) -> EndpointConfig:
+    """The action server's endpoint, with Rasa's selective domain on: by default Rasa posts the whole
+    domain (every intent, slot, form and response) with every custom-action call. cskh's actions read
+    nothing from it except the form validators, and Rasa still sends it to every `validate_*`
+    action (rasa-sdk reads a form's required slots from it). scripts/bench_action_call.py measures
+    the difference."""
+    return EndpointConfig(url=url, enable_selective_domain=True)
+
+
 class Assistant:
     def __init__(self, agent: Agent, model_path: Path) -> None:
         self.agent = agent
@@ -54,7 +63,7 @@ class Assistant:
         agent = Agent.load(str(model_path),
                            tracker_store=tracker_store(settings.tracker_store_url, settings.tracker_cache),
                            lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
-                           action_endpoint=EndpointConfig(url=settings.action_server_url))
+                           action_endpoint=action_endpoint(settings.action_server_url))
         log.info("loaded model %s", model_path.name)
         return cls(agent, model_path)
 
