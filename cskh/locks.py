@@ -124,9 +124,67 @@ class MemoryLockStore(RenewingLockStore, InMemoryLockStore):
         return result
 
 
+# The two changes every message makes, as Redis scripts: one round trip each instead of three
+# (WATCH, GET, then MULTI/SET/EXEC). They do what `_issue` and `cleanup` do in Python, on the same
+# JSON (a ticket is a JSON string inside the lock's JSON, as Rasa stores it), with the client's
+# clock as Rasa's tickets use it: a ticket has expired once `now` is past its `expires`.
+_ISSUE = """
+local now, lifetime = tonumber(ARGV[2]), tonumber(ARGV[3])
+local raw = redis.call('GET', KEYS[1])
+local kept = {}
+if raw then
+  for _, text in ipairs(cjson.decode(raw).tickets or {}) do
+    if cjson.decode(text).expires >= now then table.insert(kept, text) end
+  end
+end
+local number = 0
+if #kept > 0 then number = cjson.decode(kept[#kept]).number + 1 end
+table.insert(kept, cjson.encode({number = number, expires = now + lifetime}))
+local stored = cjson.encode({conversation_id = ARGV[1], tickets = kept})
+redis.call('SET', KEYS[1], stored)
+return {number, stored}
+"""
+_CLEANUP = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local now, number = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lock = cjson.decode(raw)
+local kept = {}
+for _, text in ipairs(lock.tickets or {}) do
+  local ticket = cjson.decode(text)
+  if ticket.expires >= now and ticket.number ~= number then table.insert(kept, text) end
+end
+if #kept == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  lock.tickets = kept
+  redis.call('SET', KEYS[1], cjson.encode(lock))
+end
+return #kept
+"""
+
+
 class AtomicRedisLockStore(RenewingLockStore, RedisLockStore):
     """Rasa's RedisLockStore (the same keys and format, so replicas of either kind agree), with
-    every change of a lock one Redis transaction."""
+    every change of a lock atomic: the two every message makes (issue a ticket, clean up) are Redis
+    scripts, one round trip each; the rest (a waiter's renewal, Rasa's own calls) are optimistic
+    transactions (`_change`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._issue_script = self.red.register_script(_ISSUE)
+        self._cleanup_script = self.red.register_script(_CLEANUP)
+
+    def _issue(self, conversation_id: str, lifetime: float) -> Tuple[int, TicketLock]:
+        try:
+            number, stored = self._issue_script(keys=[self.key_prefix + conversation_id],
+                                                args=[conversation_id, repr(time.time()), repr(float(lifetime))])
+        except Exception as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+        return int(number), TicketLock.from_dict(json.loads(stored))
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        self._cleanup_script(keys=[self.key_prefix + conversation_id], args=[repr(time.time()), int(ticket_number)])
 
     def _change(self, conversation_id: str, change: Change) -> Any:
         key = self.key_prefix + conversation_id

@@ -64,6 +64,64 @@ def test_tickets_issued_at_once_by_two_replicas_are_all_different(prefix):
         stores[0].red.delete(stores[0].key_prefix + conversation)
 
 
+def _rasa_lock(store, conversation, tickets):
+    """Write a lock as Rasa's own RedisLockStore does: tickets are (number, expires)."""
+    from collections import deque
+
+    from rasa.core.lock import Ticket, TicketLock
+    from rasa.core.lock_store import RedisLockStore
+
+    RedisLockStore.save_lock(store, TicketLock(conversation, deque(Ticket(n, e) for n, e in tickets)))
+
+
+def _tickets(store, conversation):
+    from rasa.core.lock_store import RedisLockStore
+
+    lock = RedisLockStore.get_lock(store, conversation)  # read as Rasa reads it
+    return None if lock is None else [(t.number, t.expires) for t in lock.tickets]
+
+
+def test_the_scripts_change_locks_as_rasas_ticket_lock_does(prefix):
+    store, conversation = lock_store(URL, prefix), "script-" + secrets.token_hex(4)
+    try:
+        assert store.issue_ticket(conversation, 30) == 0  # no lock yet: Rasa's first ticket is 0
+        assert store.issue_ticket(conversation, 30) == 1
+        (first, expires), (second, _) = _tickets(store, conversation)
+        assert (first, second) == (0, 1) and abs(expires - (time.time() + 30)) < 1
+        now = time.time()
+        _rasa_lock(store, conversation, [(5, now - 1), (6, now + 30)])  # 5 expired, 6 is someone's
+        number, lock = store._issue(conversation, 30)
+        assert number == 7 and [n for n, _ in _tickets(store, conversation)] == [6, 7]
+        assert lock.is_locked(7) and lock.now_serving == 6  # what `lock()` sees: wait behind 6
+        store.cleanup(conversation, 7)
+        assert [n for n, _ in _tickets(store, conversation)] == [6]  # someone else's ticket stays
+        _rasa_lock(store, conversation, [(6, now + 30), (8, now - 1)])
+        store.cleanup(conversation, 6)  # the last live ticket: the lock goes
+        assert _tickets(store, conversation) is None
+        _rasa_lock(store, conversation, [(3, now - 2), (4, now - 1)])
+        assert store.issue_ticket(conversation, 30) == 0  # every ticket expired: numbering starts over
+        store.cleanup(conversation, 42)  # a ticket that is not there changes nothing else
+        assert [n for n, _ in _tickets(store, conversation)] == [0]
+    finally:
+        store.red.delete(store.key_prefix + conversation)
+
+
+def test_a_message_takes_two_redis_round_trips_for_its_lock(prefix):
+    store, conversation, sent = lock_store(URL, prefix), "trips-" + secrets.token_hex(4), []
+    send = store.red.execute_command
+    store.red.execute_command = lambda *args, **kwargs: sent.append(args[0]) or send(*args, **kwargs)
+
+    async def message():
+        async with store.lock(conversation):
+            pass
+
+    asyncio.run(message())  # the scripts are loaded on first use (EVALSHA fails once, then EVAL)
+    sent.clear()
+    asyncio.run(message())
+    assert sent == ["EVALSHA", "EVALSHA"]
+    assert store.get_lock(conversation) is None
+
+
 def test_one_conversation_is_processed_one_message_at_a_time_across_replicas(prefix):
     conversation = "serial-" + secrets.token_hex(4)
     spans, errors = [], []
