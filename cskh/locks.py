@@ -4,8 +4,10 @@ lock stores fixed.
 1. Rasa's RedisLockStore reads a lock, changes it and writes it back as separate commands. That is
    atomic within one process's event loop, not between replicas: two messages of one conversation
    arriving at two replicas at once can be issued the same ticket and be processed together, and a
-   cleanup can delete the lock under a ticket issued in between. Here every change of a lock is one
-   optimistic Redis transaction (WATCH … MULTI/EXEC); one that lost a race is retried.
+   cleanup can delete the lock under a ticket issued in between. Here every change of a lock is
+   atomic: the two every message makes (issue a ticket, clean up) are Redis scripts, one round trip
+   each; the others are optimistic Redis transactions (WATCH … MULTI/EXEC), retried when they lose
+   a race (`scripts/bench_lock_store.py` compares the two ways).
 2. A waiting message's ticket expires like the holder's, `lifetime` after it was issued. When the
    ticket ahead of it belonged to a replica that died, both expire within moments of each other; a
    waiter that looks only after both have gone finds a lock with no tickets, which Rasa reads as
