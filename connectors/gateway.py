@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Optional
@@ -11,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cskh.assistant import Assistant, ModelWatcher
-from cskh import metrics
+from cskh import heap, metrics
 from cskh.conversation import ConversationService
+from cskh.polling import Every
 from cskh.recovery import Recovery
 from cskh.settings import Settings, get_settings
 from connectors import rest
@@ -94,8 +96,15 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         await app.state.kb_sync.start()
         app.state.model_watcher.start()
         app.state.recovery.poll.start()
+        heap.freeze(settings.gc_freeze)  # last: what start-up built lives as long as the process
+        app.state.gc_pauses = heap.PauseWatch()  # serving's collections (not start-up's) on /metrics
+        app.state.gc_pauses.install()
+        app.state.gc_flush = Every(1.0, app.state.gc_pauses.flush, "gc-pauses")
+        app.state.gc_flush.start()
         log.info("cskh ready on %s", settings.public_url)
         yield
+        await app.state.gc_flush.stop()
+        app.state.gc_pauses.remove()
         await app.state.recovery.poll.stop()
         await app.state.model_watcher.stop()
         await app.state.kb_sync.stop()
@@ -103,6 +112,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             await channel.stop()
         await app.state.events.stop()
         metrics.process_exit()
+        heap.thaw(settings.gc_freeze)
 
     app = FastAPI(title="cskh", version="0.1.0", lifespan=lifespan)
     guards.install(app)                      # oversized headers, NUL paths, huge ids: 4xx (inside the metrics)
@@ -159,7 +169,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> dict:
         assistant: Assistant = request.app.state.assistant
-        return {"status": "ok", "model": assistant.model_path.name, "kb_entries": len(request.app.state.kb.entries)}
+        return {"status": "ok", "model": assistant.model_path.name, "kb_entries": len(request.app.state.kb.entries),
+                "gc_frozen": gc.get_freeze_count()}  # this worker's objects out of the collector's reach (cskh/heap.py)
 
     return app
 

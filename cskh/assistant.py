@@ -14,7 +14,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
-from cskh import rasa_tuning
+from cskh import heap, rasa_tuning
 from cskh.locks import lock_store
 from cskh.polling import Every
 from cskh.settings import Settings
@@ -52,9 +52,10 @@ def action_endpoint(url: str) -> EndpointConfig:
 
 
 class Assistant:
-    def __init__(self, agent: Agent, model_path: Path) -> None:
+    def __init__(self, agent: Agent, model_path: Path, gc_freeze: bool = False) -> None:
         self.agent = agent
         self.model_path = model_path
+        self.gc_freeze = gc_freeze  # the process froze its heap after start-up (cskh.heap): refreeze on a switch
 
     @classmethod
     def load(cls, settings: Settings) -> "Assistant":
@@ -65,7 +66,7 @@ class Assistant:
                            lock_store=lock_store(settings.lock_store_url, settings.redis_prefix),
                            action_endpoint=action_endpoint(settings.action_server_url))
         log.info("loaded model %s", model_path.name)
-        return cls(agent, model_path)
+        return cls(agent, model_path, gc_freeze=settings.gc_freeze)
 
     async def switch(self, model_path: Path) -> None:
         """Serve another model without dropping a conversation: the new processor is loaded beside
@@ -83,6 +84,7 @@ class Assistant:
             agent.nlg.responses = processor.domain.responses if processor.domain else {}
         previous, self.model_path = self.model_path, model_path
         log.info("switched model %s → %s", previous.name, model_path.name)
+        heap.refreeze(self.gc_freeze)
 
     async def handle(self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         output = CollectingOutputChannel()

@@ -74,6 +74,12 @@ TRACKER_LOADS = Counter(
 RATE_LIMITED = Counter(
     "cskh_rate_limited", "Requests or messages refused by a rate limit, by endpoint and scope (sender, ip, login)",
     ["endpoint", "scope"], registry=REGISTRY)
+# Python's cyclic garbage collector stops the whole process (its event loop included) while it runs:
+# a full collection of an unfrozen gateway heap took 370-450 ms (cskh/heap.py).
+GC_PAUSE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+GC_PAUSES = Histogram(
+    "cskh_gc_pause_seconds", "Garbage-collector runs and how long each stopped the process, by generation (2: full)",
+    ["generation"], buckets=GC_PAUSE_BUCKETS, registry=REGISTRY)
 # Summed over worker processes in multiprocess mode (an agent with consoles on two workers counts twice);
 # a worker that exits takes its share with it.
 AGENTS_ONLINE = Gauge(

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # (CSKH_WORKERS) are the parallelism. 0 keeps the libraries' defaults (one per core), which
     # cost CPU in idle spinning (cskh/threads.py, scripts/bench_compute_threads.py).
     compute_threads: int = 1
+    # Freeze the objects alive after start-up out of the garbage collector's full collections
+    # (cskh/heap.py, scripts/bench_gc_freeze.py).
+    gc_freeze: bool = True
     # Webhook messages acknowledged but not answered (cskh/recovery.py): swept this often, and a
     # message still "received" after this long counts as stuck (its replica is gone).
     recovery_seconds: float = 15.0

@@ -244,10 +244,51 @@ def measure(url: str, args: argparse.Namespace, work: Path, service_pid: int) ->
         print("\nEach gateway worker's part of the workers' CPU (even spreading: equal parts):\n")
         print("| transport | mode | worker parts |\n|---|---|---|")
         print("\n".join(share_rows), flush=True)
+    pauses = gc_pauses(url)
+    if pauses:
+        print("\nGarbage-collector runs in the gateway workers during the whole run (warm-up included; "
+              "generation 2 is a full collection, and each run stops its worker's event loop):\n")
+        print(gc_table({}, pauses), flush=True)
     kept, loaded = tracker_loads(url)
     if kept + loaded:
         print(f"\nTrackers fetched during the whole run (warm-up included): {kept:.0f} kept in memory, "
               f"{loaded:.0f} loaded from the database ({100 * kept / (kept + loaded):.0f}% kept).")
+
+
+def gc_pauses(url: str) -> dict:
+    """cskh_gc_pause_seconds from the service's /metrics (every worker's): generation → (runs, total
+    seconds, runs over 100 ms)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        body = httpx.get(f"{url}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return {}
+    found: dict = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            generation = sample.labels.get("generation")
+            if not sample.name.startswith("cskh_gc_pause_seconds") or generation is None:
+                continue
+            runs, total, under = found.get(generation, (0.0, 0.0, 0.0))
+            if sample.name.endswith("_count"):
+                runs = sample.value
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == 0.1:
+                under = sample.value
+            found[generation] = (runs, total, under)
+    return {g: (runs, total, runs - under) for g, (runs, total, under) in sorted(found.items())}
+
+
+def gc_table(before: dict, after: dict) -> str:
+    """The garbage collector's runs between two readings of gc_pauses, as a Markdown table."""
+    lines = ["| generation | runs | total ms | mean ms | runs over 100 ms |", "|---|---|---|---|---|"]
+    for generation, (runs, total, slow) in after.items():
+        b_runs, b_total, b_slow = before.get(generation, (0.0, 0.0, 0.0))
+        runs, total, slow = runs - b_runs, total - b_total, slow - b_slow
+        lines.append(f"| {generation} | {runs:.0f} | {1000 * total:.0f} | {1000 * total / max(runs, 1):.1f} | {slow:.0f} |")
+    return "\n".join(lines)
 
 
 def tracker_loads(url: str) -> tuple:

@@ -77,6 +77,20 @@ def test_kb_searches_and_the_model_are_exposed(server):
     assert value(after, "process_resident_memory_bytes") > 0
 
 
+def test_the_start_up_heap_is_frozen_and_collector_pauses_are_exposed(server):
+    import time
+
+    assert httpx.get(f"{server}/health", timeout=30).json()["gc_frozen"] > 100_000  # CSKH_GC_FREEZE's default
+    before = scrape(server)
+    say(server, f"metrics-gc-{uuid.uuid4().hex[:8]}", "phí ship về Đà Nẵng bao nhiêu")
+    time.sleep(2.5)  # the watch flushes into the histogram every second
+    after = scrape(server)
+    assert value(after, "cskh_gc_pause_seconds_count", generation="0") > \
+        value(before, "cskh_gc_pause_seconds_count", generation="0")
+    assert value(after, "cskh_gc_pause_seconds_bucket", generation="0", le="+Inf") == \
+        value(after, "cskh_gc_pause_seconds_count", generation="0")
+
+
 # ---- several workers behind one port ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
