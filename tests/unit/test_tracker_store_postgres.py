@@ -4,40 +4,24 @@ throw-away schema of the test database (Rasa's POSTGRESQL_SCHEMA); skips when no
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from cskh.tracker_store import CountingSQLTrackerStore, tracker_store
+from tests.services import POSTGRES, fresh_schema
 from tests.unit.test_tracker_store import DOMAIN, _conversation, _dicts, _message, _rows
 
-URL = os.environ.get("SHOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test").replace("+psycopg2", "")
+URL = f"{POSTGRES}/test".replace("+psycopg2", "")
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture()
 def schema(monkeypatch):
-    pytest.importorskip("psycopg2", reason="psycopg2 is not installed")
-    admin = create_engine(URL, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # any connection failure means: no server for this test
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {URL}: {type(exc).__name__}")
-    name = "tracker_test_" + secrets.token_hex(4)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    monkeypatch.setenv("POSTGRESQL_SCHEMA", name)  # Rasa's store puts its table there
-    try:
+    with fresh_schema("tracker_test") as name:
+        monkeypatch.setenv("POSTGRESQL_SCHEMA", name)  # Rasa's store puts its table there
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def _store() -> CountingSQLTrackerStore:
