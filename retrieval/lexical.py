@@ -42,6 +42,37 @@ _PROVINCE = re.compile(r"(?<![a-z])(" + "|".join(sorted(PROVINCES, key=len, reve
 SYNONYMS = (("sai gon", "ho chi minh"), ("thanh pho ho chi minh", "ho chi minh"))
 
 
+# Concepts: ways customers say the same thing with other words. A text that contains any of a
+# concept's phrasings (folded, whole words) also gets the concept's term, so "mấy hôm" meets
+# "bao lâu" and "mail" meets "email" in BM25 and in the ranker's coverage features. Chosen on dev and
+# on the KB's held-out phrasings (`python scripts/eval_concepts.py`), not on test.
+CONCEPTS: Dict[str, Tuple[str, ...]] = {
+    "giao": ("giao hang", "van chuyen", "chuyen phat", "gui hang", "delivery", "deliver", "shipping"),
+    "thoigian": ("bao lau", "may ngay", "bao nhieu ngay", "may hom", "bao nhieu hom", "bao gio", "khi nao",
+                 "how long", "how many days"),
+    "odau": ("o dau", "cho nao", "dia chi", "dia diem", "where", "address"),
+    "cuahang": ("cua hang", "chi nhanh", "showroom", "store"),
+    "doitra": ("doi tra", "tra hang", "tra lai", "hoan hang", "doi hang", "doi lai", "return", "exchange"),
+    "hoantien": ("hoan tien", "tra lai tien", "lay lai tien", "refund"),
+    "tragop": ("tra gop", "mua gop", "installment", "instalment"),
+    "hoadon": ("hoa don", "vat", "invoice"),
+    "email": ("email", "mail", "gmail", "e mail"),
+    "hotline": ("hotline", "tong dai", "so dien thoai", "goi dien", "phone number", "call"),
+    # not a bare "hong": folded, it is also "hồng" (pink) and the teen-code "hông" (không)
+    "loi": ("loi", "bi hong", "hong roi", "hong hoc", "bi hu", "truc trac", "khong hoat dong", "khong len", "defect",
+            "broken", "faulty"),
+    "suachua": ("sua", "sua chua", "repair", "fix"),
+    "huy": ("huy", "cancel", "khong lay nua", "khong muon mua nua"),
+    "thanhtoan": ("thanh toan", "tra tien", "pay", "payment"),
+    "mienphi": ("mien phi", "free", "khong mat phi", "khong ton phi", "khong mat tien"),
+    "phi": ("phi", "cuoc", "ton bao nhieu", "het bao nhieu", "fee", "cost", "charge"),
+    "vidientu": ("vi dien tu", "momo", "zalopay", "vnpay", "shopeepay", "e wallet", "ewallet"),
+}
+_CONCEPT_OF = {variant: name for name, variants in CONCEPTS.items() for variant in variants}
+_CONCEPT = re.compile(r"(?<![a-z0-9])(" + "|".join(sorted(_CONCEPT_OF, key=len, reverse=True)) + r")(?![a-z0-9])")
+USE_CONCEPTS = True  # read at call time: scripts/eval_concepts.py measures the KB with it off
+
+
 def terms(text: str) -> List[str]:
     folded = normalize_folded(text)
     for variant, canonical in SYNONYMS:
@@ -50,6 +81,8 @@ def terms(text: str) -> List[str]:
     found = syllables + [f"{a}_{b}" for a, b in zip(syllables, syllables[1:])]
     if _PROVINCE.search(folded):
         found += ["tinh", "tinh_khac"]
+    if USE_CONCEPTS:
+        found += sorted({"c_" + _CONCEPT_OF[m.group(1)] for m in _CONCEPT.finditer(folded)})
     return found
 
 

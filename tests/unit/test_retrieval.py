@@ -192,6 +192,24 @@ def test_place_names_count_as_other_provinces():
     assert terms("ở sài gòn") == terms("ở hồ chí minh")
 
 
+def test_concept_terms_join_other_words_for_the_same_thing():
+    def concepts(text):
+        return {t for t in terms(text) if t.startswith("c_")}
+
+    assert concepts("vận chuyển mấy hôm") == concepts("giao hàng bao lâu") == {"c_giao", "c_thoigian"}
+    assert "c_email" in concepts("gửi qua mail được ko") and "c_email" in concepts("địa chỉ email của shop")
+    assert "c_doitra" in concepts("cho em trả lại cái tai nghe") and "c_doitra" in concepts("return policy")
+    # whole words only: "phiếu" is not "phí", "emails" is not "email"
+    assert concepts("phieu bao hanh") == set() and concepts("email") == {"c_email"} and concepts("emails") == set()
+
+
+def test_concept_terms_let_bm25_match_a_phrasing_without_shared_words():
+    bm25 = BM25()
+    bm25.add(0, "gửi hàng mất bao lâu")
+    bm25.add(1, "shop ở đâu")
+    assert list(bm25.scores("giao mấy hôm").keys()) == [0]
+
+
 def test_hnsw_index_masks_removed_vectors():
     vectors = unit_vectors(500, 16, seed=3)
     index = VectorIndex(16, kind="hnsw")
